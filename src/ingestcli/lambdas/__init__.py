@@ -1,0 +1,1 @@
+"""Lambda handlers. They import only `contract` and `validate` from the package."""

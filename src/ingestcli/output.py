@@ -1,0 +1,53 @@
+"""Where output goes: results on stdout, progress and errors on stderr.
+
+rich honours NO_COLOR and turns colour off when the stream is not a terminal; progress
+bars are drawn only when stderr is a terminal, so pipes and CI logs stay clean.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    TextColumn,
+    TimeRemainingColumn,
+    TransferSpeedColumn,
+)
+
+stdout = Console(highlight=False, soft_wrap=False)
+stderr = Console(stderr=True, highlight=False)
+
+
+def print_json(document: object) -> None:
+    """One JSON document on stdout, for scripts: no colour, no wrapping, ASCII-safe."""
+    print(json.dumps(document, indent=2))
+
+
+def print_error(message: str) -> None:
+    stderr.print(f"[bold red]error:[/] {message}", markup=True, highlight=False)
+
+
+@contextmanager
+def byte_progress(
+    description: str, total: int | None, *, min_bytes: int = 8 << 20
+) -> Iterator[Callable[[int], None] | None]:
+    """A progress bar over bytes on stderr, or None when it would only be noise."""
+    if not stderr.is_terminal or total is None or total < min_bytes:
+        yield None
+        return
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=stderr, transient=True) as progress:
+        task = progress.add_task(description, total=total)
+        yield lambda done: progress.update(task, completed=done)

@@ -1,0 +1,36 @@
+"""Human output of the commands, with rich. Scripts use --format json instead."""
+
+from __future__ import annotations
+
+from rich.table import Table
+
+from .output import stdout
+from .validate import Summary
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count:,} {noun}{'' if count == 1 else 's'}"
+
+
+def render_summary(summary: Summary, name: str) -> None:
+    """A one-line verdict, the first problems as a table, then the counts."""
+    if summary.header_error:
+        problem = summary.header_error
+        stdout.print(f"[bold red]✘ refused:[/] {name}: {problem.message} [dim]({problem.code})[/]")
+        return
+    if summary.ok:
+        verdict = "[bold green]✔ valid:[/]"
+        detail = "every row is valid" if summary.rows else "a header and no data rows"
+    else:
+        verdict = "[bold red]✘ invalid:[/]"
+        detail = f"{_plural(summary.invalid, 'row')} of {summary.rows:,} cannot be accepted"
+    stdout.print(f"{verdict} {name}: {detail}")
+    if summary.errors:
+        table = Table("Line", "Column", "Code", "Problem", header_style="bold")
+        for problem in summary.errors:
+            table.add_row(str(problem.line), problem.column or "", problem.code, problem.message)
+        stdout.print(table)
+    counts = f"{_plural(summary.rows, 'row')}: {summary.valid:,} valid, {summary.invalid:,} invalid"
+    if summary.errors_truncated:
+        counts += f" (first {_plural(len(summary.errors), 'problem')} shown)"
+    stdout.print(counts)

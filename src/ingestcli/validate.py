@@ -1,0 +1,333 @@
+"""Streaming validation of a CSV file against the contract, one record at a time.
+
+The file is read in chunks, never whole, so memory stays flat whatever its size. Every
+verdict carries the physical line where its record starts (the header is line 1, and a
+quoted newline moves the count on), so a clinic's IT person can find the row.
+
+Used by `ingest validate` and by the ingest Lambda: stdlib and the contract only.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import tzinfo
+from typing import IO, NamedTuple
+
+from .contract import (
+    MAX_ITEM_BYTES,
+    MRN_PATTERN,
+    ContractViolation,
+    Header,
+    check_mrn,
+    normalise_date_time,
+    parse_header,
+    values_fit,
+)
+
+_BUFFER_BYTES = 1 << 16
+
+# Bytes that are not UTF-8 are decoded to lone surrogates (as "surrogateescape" does) and
+# counted, so rows are scanned for them only once a file has shown any.
+_escape_bad_bytes = codecs.lookup_error("surrogateescape")
+_bad_bytes_seen = 0
+
+
+def _count_bad_bytes(error: UnicodeError) -> tuple[str, int]:
+    global _bad_bytes_seen
+    _bad_bytes_seen += 1
+    return _escape_bad_bytes(error)
+
+
+codecs.register_error("ingestcli.count_bad_bytes", _count_bad_bytes)
+
+
+class Problem(NamedTuple):
+    """Why a header or a row was refused: where, a stable code, and a plain message."""
+
+    line: int
+    column: str | None
+    code: str
+    message: str
+
+    def as_dict(self) -> dict[str, object]:
+        return self._asdict()
+
+
+# One record's verdict: (line, fields, mrn, date_time, problems). It is valid when
+# `problems` is empty, and then `mrn` is trimmed and `date_time` is the normalised UTC value
+# that the sort key uses. A plain tuple: building a NamedTuple per row costs more than the
+# CSV parsing does.
+Row = tuple[int, list[str], str | None, str | None, tuple[Problem, ...]]
+_VALID: tuple[Problem, ...] = ()
+
+
+class _CountingReader(io.RawIOBase):
+    """A raw stream over any binary file object that counts the bytes read, for progress."""
+
+    def __init__(self, source: IO[bytes]) -> None:
+        self._source = source
+        self.bytes_read = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
+        data = self._source.read(len(buffer))
+        size = len(data)
+        buffer[:size] = data
+        self.bytes_read += size
+        return size
+
+
+class CsvValidation:
+    """Verdicts for one CSV file object, binary (read as UTF-8) or text.
+
+    Creating it reads the header and raises ContractViolation if the header is unfit;
+    `rows()` then yields one Row per record.
+    """
+
+    def __init__(self, stream: IO[bytes] | IO[str], zone: tzinfo | None = None) -> None:
+        csv.field_size_limit(MAX_ITEM_BYTES)
+        self._zone = zone
+        self._counter: _CountingReader | None = None
+        if isinstance(stream, io.TextIOBase):
+            text: IO[str] = stream
+        else:
+            self._counter = _CountingReader(stream)  # type: ignore[arg-type]
+            text = io.TextIOWrapper(
+                io.BufferedReader(self._counter, _BUFFER_BYTES),
+                encoding="utf-8-sig",
+                errors="ingestcli.count_bad_bytes",
+                newline="",
+            )
+        self._bad_bytes_before = _bad_bytes_seen
+        self._reader = csv.reader(text, strict=True)
+        self.header_line = 1
+        self.header = self._read_header()
+
+    @property
+    def bytes_read(self) -> int | None:
+        """Bytes consumed so far, for a binary stream."""
+        return self._counter.bytes_read if self._counter else None
+
+    def _read_header(self) -> Header:
+        fields: list[str] = []
+        try:
+            while not fields:  # blank lines before the header are skipped
+                fields = next(self._reader)
+        except StopIteration:
+            raise ContractViolation(
+                "empty_file", "the file is empty: it needs a header row and data rows"
+            ) from None
+        except csv.Error as exc:
+            raise ContractViolation(
+                "header_malformed", f"the header row is not valid CSV: {exc}"
+            ) from None
+        finally:
+            self.header_line = self._reader.line_num
+        first = fields[0]
+        if first.startswith(("\udcff\udcfe", "\udcfe\udcff")):
+            raise ContractViolation(
+                "header_not_utf8", "the file is UTF-16: save it as UTF-8 and upload it again"
+            )
+        if not all(map(_is_clean_text, fields)):
+            raise ContractViolation(
+                "header_not_utf8", "the header is not UTF-8 text: save the file as UTF-8"
+            )
+        return parse_header(fields)
+
+    def rows(self) -> Iterator[Row]:
+        """Yield a verdict for every record after the header; blank lines are skipped."""
+        reader = self._reader
+        header = self.header
+        width = header.width
+        mrn_at = header.mrn_index
+        date_time_at = header.date_time_index
+        zone = self._zone
+        value_budget = header.value_budget
+        plain_mrn = MRN_PATTERN.fullmatch
+        bad_bytes_before = self._bad_bytes_before
+        last_line = reader.line_num
+        while True:
+            try:
+                for fields in reader:
+                    line = last_line + 1
+                    last_line = reader.line_num
+                    if not fields:
+                        continue
+                    if len(fields) != width:
+                        yield _refused(line, fields, _wrong_width(line, width, len(fields)))
+                        continue
+                    if _bad_bytes_seen != bad_bytes_before and not all(map(str.isascii, fields)):
+                        problem = _bad_bytes_problem(line, header, fields)
+                        if problem:
+                            yield _refused(line, fields, problem)
+                            continue
+                    mrn = fields[mrn_at]
+                    try:
+                        if not plain_mrn(mrn):
+                            mrn = check_mrn(mrn)
+                        date_time = normalise_date_time(fields[date_time_at], zone)
+                    except ContractViolation:
+                        yield _refused(line, fields, *_value_problems(line, fields, header, zone))
+                        continue
+                    if sum(map(len, fields)) * 4 > value_budget and not values_fit(
+                        value_budget, fields
+                    ):
+                        yield _refused(line, fields, _too_large(line))
+                        continue
+                    yield line, fields, mrn, date_time, _VALID
+                return
+            except csv.Error as exc:
+                line = last_line + 1
+                last_line = reader.line_num
+                yield _refused(line, [], _malformed(exc, line, last_line))
+
+
+def _refused(line: int, fields: list[str], *problems: Problem) -> Row:
+    return line, fields, None, None, problems
+
+
+def _is_clean_text(value: str) -> bool:
+    return value.isascii() or not any("\udc80" <= char <= "\udcff" for char in value)
+
+
+def _value_problems(line: int, fields: list[str], header: Header, zone: tzinfo | None) -> list:
+    """Every key-column problem of a row, so one pass over the file shows them all."""
+    problems = []
+    for check in (
+        lambda: check_mrn(fields[header.mrn_index]),
+        lambda: normalise_date_time(fields[header.date_time_index], zone),
+    ):
+        try:
+            check()
+        except ContractViolation as violation:
+            problems.append(Problem(line, violation.column, violation.code, violation.message))
+    return problems
+
+
+def _wrong_width(line: int, width: int, found: int) -> Problem:
+    return Problem(
+        line,
+        None,
+        "wrong_field_count",
+        f"has {found} field{'s' if found != 1 else ''} where the header has {width}",
+    )
+
+
+def _bad_bytes_problem(line: int, header: Header, fields: list[str]) -> Problem | None:
+    for name, value in zip(header.names, fields, strict=True):
+        for position, char in enumerate(value, start=1):
+            if "\udc80" <= char <= "\udcff":
+                return Problem(
+                    line,
+                    name,
+                    "invalid_utf8",
+                    f"byte 0x{ord(char) - 0xDC00:02X} at character {position} is not UTF-8: "
+                    "save the file as UTF-8",
+                )
+    return None
+
+
+def _too_large(line: int) -> Problem:
+    return Problem(
+        line,
+        None,
+        "item_too_large",
+        f"the record is larger than the {MAX_ITEM_BYTES // 1024} KB one database item can hold",
+    )
+
+
+def _malformed(error: csv.Error, line: int, last_line: int) -> Problem:
+    reason = str(error)
+    if "unexpected end of data" in reason:
+        return Problem(
+            line,
+            None,
+            "unclosed_quote",
+            f"a quoted field is never closed, so lines {line}-{last_line} were read as one value",
+        )
+    if "field larger than field limit" in reason:
+        return Problem(
+            line,
+            None,
+            "field_too_large",
+            f"a field is larger than the {MAX_ITEM_BYTES // 1024} KB one database item can hold",
+        )
+    if "expected after" in reason:
+        return Problem(
+            line,
+            None,
+            "malformed_quotes",
+            'text follows a closing quote: inside a quoted field, write a quote as ""',
+        )
+    return Problem(line, None, "malformed_row", f"the row is not valid CSV: {reason}")
+
+
+@dataclass
+class Summary:
+    """What `ingest validate` reports: complete counts and the first problems."""
+
+    rows: int = 0
+    valid: int = 0
+    invalid: int = 0
+    header_error: Problem | None = None
+    errors: list[Problem] = field(default_factory=list)
+    errors_truncated: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return self.header_error is None and self.invalid == 0
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "rows": self.rows,
+            "valid": self.valid,
+            "invalid": self.invalid,
+            "header_error": (
+                {"code": self.header_error.code, "message": self.header_error.message}
+                if self.header_error
+                else None
+            ),
+            "errors": [problem.as_dict() for problem in self.errors],
+            "errors_truncated": self.errors_truncated,
+        }
+
+
+PROGRESS_EVERY_ROWS = 8192
+
+
+def summarize(
+    stream: IO[bytes] | IO[str],
+    zone: tzinfo | None = None,
+    max_errors: int = 100,
+    on_progress: Callable[[int], None] | None = None,
+) -> Summary:
+    """Validate a whole stream and count; `on_progress(bytes_read)` is called now and then."""
+    summary = Summary()
+    try:
+        validation = CsvValidation(stream, zone)
+    except ContractViolation as violation:
+        summary.header_error = Problem(1, violation.column, violation.code, violation.message)
+        return summary
+    errors = summary.errors
+    rows = invalid = 0
+    for _line, _fields, _mrn, _date_time, problems in validation.rows():
+        rows += 1
+        if problems:
+            invalid += 1
+            for problem in problems:
+                if len(errors) < max_errors:
+                    errors.append(problem)
+                else:
+                    summary.errors_truncated = True
+        if on_progress and rows % PROGRESS_EVERY_ROWS == 0:
+            on_progress(validation.bytes_read or 0)
+    summary.rows = rows
+    summary.invalid = invalid
+    summary.valid = summary.rows - summary.invalid
+    return summary
