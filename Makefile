@@ -2,6 +2,8 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+IAC := .venv-iac/bin
+TEMPLATE := infra/cloudformation/ingest.yaml
 
 .PHONY: demo test lint bench clean
 
@@ -12,12 +14,21 @@ $(BIN)/ingest: pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	@touch $@
 
+# checkov pins an old boto3, so it gets a venv of its own (the `iac` dependency group).
+$(IAC)/checkov: pyproject.toml
+	$(PYTHON) -m venv .venv-iac
+	$(IAC)/python -m pip install --quiet --upgrade pip
+	$(IAC)/python -m pip install --quiet --group iac
+	@touch $@
+
 demo: $(BIN)/ingest
 	$(BIN)/ingest validate examples/clinic-visits.csv
 
-lint: $(BIN)/ingest
+lint: $(BIN)/ingest $(IAC)/checkov
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/cfn-lint $(TEMPLATE)
+	BC_SKIP_MAPPING=TRUE $(IAC)/checkov --file $(TEMPLATE) --framework cloudformation --quiet --compact
 
 test: lint
 	$(BIN)/pytest
@@ -27,4 +38,4 @@ bench: $(BIN)/ingest
 	$(BIN)/python benchmarks/validate_bench.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) .venv-iac .pytest_cache .ruff_cache .hypothesis

@@ -122,6 +122,16 @@ def test_header_error_refuses_the_file(runner: CliRunner, write_csv) -> None:
     assert text.stdout.startswith(f"✘ refused: {path}: the header has no 'date_time' column")
 
 
+def test_names_with_brackets_are_printed_as_written(runner: CliRunner, write_csv) -> None:
+    path = write_csv("medical_record_number,date_time,[b]\nA1,2024-03-01,x\n", name="[red]v.csv")
+    result = runner.invoke(app, ["validate", path], env={"COLUMNS": "200"})
+    assert result.exit_code == 1
+    assert result.stdout.startswith(f"✘ invalid: {path}: 1 row of 1 cannot be accepted")
+    missing = runner.invoke(app, ["validate", path + "[/x]"])
+    assert missing.exit_code == 2
+    assert f"{path}[/x] does not exist" in missing.stderr
+
+
 def test_empty_file(runner: CliRunner, write_csv) -> None:
     result = runner.invoke(app, ["validate", write_csv(""), "--format", "json"])
     assert result.exit_code == 1

@@ -27,3 +27,17 @@ class InputError(IngestError):
     """A file that cannot be opened or read."""
 
     exit_code = EXIT_USAGE
+
+
+class ConfigError(IngestError):
+    """The configuration file or a setting in it cannot be used."""
+
+    exit_code = EXIT_USAGE
+
+
+class AwsError(IngestError):
+    """AWS refused or cannot be reached: no credentials, no region, a missing permission."""
+
+
+class DeployError(IngestError):
+    """A deploy or destroy that failed, with the reasons CloudFormation gave."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rich.markup import escape
 from rich.table import Table
 
 from .output import stdout
@@ -14,9 +15,12 @@ def _plural(count: int, noun: str) -> str:
 
 def render_summary(summary: Summary, name: str) -> None:
     """A one-line verdict, the first problems as a table, then the counts."""
+    name = escape(name)
     if summary.header_error:
         problem = summary.header_error
-        stdout.print(f"[bold red]✘ refused:[/] {name}: {problem.message} [dim]({problem.code})[/]")
+        stdout.print(
+            f"[bold red]✘ refused:[/] {name}: {escape(problem.message)} [dim]({problem.code})[/]"
+        )
         return
     if summary.ok:
         verdict = "[bold green]✔ valid:[/]"
@@ -28,7 +32,12 @@ def render_summary(summary: Summary, name: str) -> None:
     if summary.errors:
         table = Table("Line", "Column", "Code", "Problem", header_style="bold")
         for problem in summary.errors:
-            table.add_row(str(problem.line), problem.column or "", problem.code, problem.message)
+            table.add_row(
+                str(problem.line),
+                escape(problem.column or ""),
+                problem.code,
+                escape(problem.message),
+            )
         stdout.print(table)
     counts = f"{_plural(summary.rows, 'row')}: {summary.valid:,} valid, {summary.invalid:,} invalid"
     if summary.errors_truncated:
