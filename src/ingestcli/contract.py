@@ -29,10 +29,13 @@ MAX_ITEM_BYTES = 400 * 1024
 MAX_OFFSET = timedelta(hours=14)
 EXAMPLE_DATE_TIME = "2024-03-01T14:30:00-05:00"
 
-# Longest value each bookkeeping attribute can hold: provider ids are at most 63
-# characters, upload ids at most 64, a normalised date_time is 27 and a line number 21.
+# Longest value each added attribute can hold: provider ids are at most 63 characters,
+# the sort key is an MRN, '#' and a normalised date_time (27), the normalised date_time
+# itself, upload ids at most 64, a line number 21 and the ingestion time 27.
 _NORMALISED_LENGTH = len("YYYY-MM-DDTHH:MM:SS.ffffffZ")
-_BOOKKEEPING_VALUE_BYTES = 63 + (1 + _NORMALISED_LENGTH) + _NORMALISED_LENGTH + 64 + 21 + 27
+_BOOKKEEPING_VALUE_BYTES = (
+    63 + (MAX_MRN_LENGTH + 1 + _NORMALISED_LENGTH) + _NORMALISED_LENGTH + 64 + 21 + 27
+)
 ITEM_OVERHEAD_BYTES = (
     sum(len(name) for name in KEY_ATTRIBUTES + BOOKKEEPING_ATTRIBUTES) + _BOOKKEEPING_VALUE_BYTES
 )
@@ -286,19 +289,28 @@ def _offset_in_zone(moment: datetime, zone: tzinfo | None) -> timedelta:
             DATE_TIME_COLUMN,
         )
     local = moment.replace(tzinfo=zone)
-    if not dateutil_tz.datetime_exists(local):
+    try:
+        exists = dateutil_tz.datetime_exists(local)
+        ambiguous = dateutil_tz.datetime_ambiguous(local)
+        offset = local.utcoffset()
+    except OverflowError:  # the zone's rules were looked up past year 1 or 9999
+        raise ContractViolation(
+            "date_time_out_of_range",
+            "falls outside the years 0001-9999 once converted to UTC",
+            DATE_TIME_COLUMN,
+        ) from None
+    if not exists:
         raise ContractViolation(
             "date_time_nonexistent",
             "does not exist in the provider's time zone (clocks skip it); add a UTC offset",
             DATE_TIME_COLUMN,
         )
-    if dateutil_tz.datetime_ambiguous(local):
+    if ambiguous:
         raise ContractViolation(
             "date_time_ambiguous",
             "happens twice in the provider's time zone (clocks go back); add a UTC offset",
             DATE_TIME_COLUMN,
         )
-    offset = local.utcoffset()
     assert offset is not None  # a tzfile always answers for an aware datetime
     return offset
 

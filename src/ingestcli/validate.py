@@ -12,7 +12,7 @@ from __future__ import annotations
 import codecs
 import csv
 import io
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import tzinfo
 from typing import IO, NamedTuple
@@ -29,6 +29,10 @@ from .contract import (
 )
 
 _BUFFER_BYTES = 1 << 16
+# The CSV parser holds a field whole. Fields are parsed up to this size, so that one too
+# large for an item is refused as item_too_large with the file still in step; past it the
+# parser gives up on the field (field_too_large) and memory stays bounded.
+MAX_FIELD_CHARS = 16 << 20
 
 # Bytes that are not UTF-8 are decoded to lone surrogates (as "surrogateescape" does) and
 # counted, so rows are scanned for them only once a file has shown any.
@@ -91,11 +95,13 @@ class CsvValidation:
     """
 
     def __init__(self, stream: IO[bytes] | IO[str], zone: tzinfo | None = None) -> None:
-        csv.field_size_limit(MAX_ITEM_BYTES)
+        csv.field_size_limit(MAX_FIELD_CHARS)
         self._zone = zone
         self._counter: _CountingReader | None = None
+        self._bad_bytes_before = _bad_bytes_seen
         if isinstance(stream, io.TextIOBase):
-            text: IO[str] = stream
+            text: Iterable[str] = _without_bom(stream)
+            self._bad_bytes_before = -1  # decoded elsewhere: scan every row for escaped bytes
         else:
             self._counter = _CountingReader(stream)  # type: ignore[arg-type]
             text = io.TextIOWrapper(
@@ -104,7 +110,6 @@ class CsvValidation:
                 errors="ingestcli.count_bad_bytes",
                 newline="",
             )
-        self._bad_bytes_before = _bad_bytes_seen
         self._reader = csv.reader(text, strict=True)
         self.header_line = 1
         self.header = self._read_header()
@@ -188,6 +193,14 @@ class CsvValidation:
                 yield _refused(line, [], _malformed(exc, line, last_line))
 
 
+def _without_bom(lines: Iterable[str]) -> Iterator[str]:
+    """Text whose first line lost its byte-order mark, as the binary path's utf-8-sig does."""
+    lines = iter(lines)
+    first = next(lines, "")
+    yield first.removeprefix("\ufeff")
+    yield from lines
+
+
 def _refused(line: int, fields: list[str], *problems: Problem) -> Row:
     return line, fields, None, None, problems
 
@@ -256,7 +269,8 @@ def _malformed(error: csv.Error, line: int, last_line: int) -> Problem:
             line,
             None,
             "field_too_large",
-            f"a field is larger than the {MAX_ITEM_BYTES // 1024} KB one database item can hold",
+            f"a field is larger than {MAX_FIELD_CHARS >> 20} MB, far more than one database "
+            f"item can hold ({MAX_ITEM_BYTES // 1024} KB)",
         )
     if "expected after" in reason:
         return Problem(
