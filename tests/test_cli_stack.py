@@ -1,0 +1,149 @@
+"""`ingest deploy`, `status` and `destroy` as an operator runs them, over real HTTP to a
+moto server on loopback (the fixed one the local stack uses)."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from ingestcli.cli import app
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def moto_endpoint() -> Iterator[str]:
+    port = _free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "ingestcli.local_moto", "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    endpoint = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            urllib.request.urlopen(f"{endpoint}/moto-api/", timeout=1)
+            break
+        except OSError:
+            if time.monotonic() > deadline or server.poll() is not None:
+                server.kill()
+                pytest.fail("the moto server did not start")
+            time.sleep(0.2)
+    yield endpoint
+    server.terminate()
+    server.wait(timeout=10)
+
+
+@pytest.fixture
+def operator(moto_endpoint: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """Runs `ingest` with a fresh config folder, pointed at the moto server."""
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_endpoint)
+    runner = CliRunner()
+
+    def run(*arguments: str, **kwargs):
+        return runner.invoke(app, list(arguments), env={"COLUMNS": "200"}, **kwargs)
+
+    return run
+
+
+def test_deploy_status_redeploy_destroy(operator, tmp_path: Path) -> None:
+    deployed = operator("deploy", "--stack-name", "ops-first", "--yes")
+    assert deployed.exit_code == 0, deployed.output
+    assert "CreateFunctionUrl=false" in deployed.stdout
+    assert "CREATE_COMPLETE" in deployed.stdout
+    config = (tmp_path / "config" / "ingest" / "config.toml").read_text()
+    assert 'stack_name = "ops-first"' in config
+    assert 'UploadsBucket = "ops-first-uploads-123456789012-us-east-1"' in config
+
+    status = operator("status", "--format", "json")  # the stack name comes from the profile
+    assert status.exit_code == 0, status.output
+    document = json.loads(status.stdout)
+    assert document["status"] == "CREATE_COMPLETE"
+    assert document["outputs"]["UploadsBucket"] == "ops-first-uploads-123456789012-us-east-1"
+    assert [queue["name"] for queue in document["queues"]] == ["queue", "dead-letter queue"]
+
+    again = operator("deploy", "--yes")
+    assert again.exit_code == 0, again.output
+    assert "Lambda code: already uploaded" in again.stdout
+    assert "No changes: stack ops-first is up to date." in again.stdout
+
+    changed = operator("deploy", "--yes", "--parameter", "MaxReceiveCount=9")
+    assert changed.exit_code == 0, changed.output
+    assert "UploadsQueue" in changed.stdout
+    assert "UPDATE_COMPLETE" in changed.stdout
+
+    destroyed = operator("destroy", "--yes")
+    assert destroyed.exit_code == 0, destroyed.output
+    assert "DELETE_COMPLETE" in destroyed.stdout
+    assert "kept: AWS::S3::Bucket ops-first-uploads-123456789012-us-east-1" in destroyed.stdout
+    assert "delete-table" in destroyed.stdout
+
+    gone = operator("status")
+    assert gone.exit_code == 1
+    assert gone.stderr.strip() == "error: stack ops-first does not exist: run ingest deploy"
+
+
+def test_dry_run_changes_nothing(operator) -> None:
+    dry = operator("deploy", "--stack-name", "ops-dry", "--dry-run")
+    assert dry.exit_code == 0, dry.output
+    assert "Add" in dry.stdout and "UploadsBucket" in dry.stdout
+    assert "Dry run: the change set was deleted and nothing changed." in dry.stdout
+    assert operator("status", "--stack-name", "ops-dry").exit_code == 1
+
+
+def test_declining_the_prompt_deletes_the_change_set(operator) -> None:
+    declined = operator("deploy", "--stack-name", "ops-no", input="n\n")
+    assert declined.exit_code == 1
+    assert "Cancelled: the change set was deleted and nothing changed." in declined.stdout
+    assert operator("status", "--stack-name", "ops-no").exit_code == 1
+
+
+def test_a_failing_deploy_exits_1_with_the_reason(operator) -> None:
+    failed = operator(
+        "deploy", "--stack-name", "ops-fail", "--yes", "--parameter", "IngestTimeout=61"
+    )
+    assert failed.exit_code == 1
+    assert failed.stderr.startswith("error: ")
+    assert "Traceback" not in failed.output
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["--parameter", "NoSuchThing=1"], "NoSuchThing"),
+        (["--parameter", "novalue"], "is not KEY=VALUE"),
+        (["--stack-name", "Bad_Name"], "Bad_Name"),
+    ],
+    ids=["unknown-parameter", "not-key-value", "bad-stack-name"],
+)
+def test_wrong_deploy_options_end_in_one_line(operator, arguments: list[str], message: str) -> None:
+    result = operator("deploy", "--yes", *arguments)
+    assert result.exit_code == 1
+    assert message in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_no_credentials_is_one_clear_line(
+    operator, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        monkeypatch.delenv(name)
+    result = operator("status", "--stack-name", "ops-nocreds")
+    assert result.exit_code == 1
+    assert "credentials" in result.stderr
+    assert "Traceback" not in result.output
