@@ -68,6 +68,7 @@ def test_deploy_status_redeploy_destroy(operator, tmp_path: Path) -> None:
     assert "CREATE_COMPLETE" in deployed.stdout
     config = (tmp_path / "config" / "ingest" / "config.toml").read_text()
     assert 'stack_name = "ops-first"' in config
+    assert "endpoint_url" not in config  # it came from the environment, and stays there
     assert 'UploadsBucket = "ops-first-uploads-123456789012-us-east-1"' in config
 
     status = operator("status", "--format", "json")  # the stack name comes from the profile
@@ -96,6 +97,19 @@ def test_deploy_status_redeploy_destroy(operator, tmp_path: Path) -> None:
     gone = operator("status")
     assert gone.exit_code == 1
     assert gone.stderr.strip() == "error: stack ops-first does not exist: run ingest deploy"
+
+
+def test_an_endpoint_given_as_option_is_saved_in_the_profile(
+    operator, moto_endpoint: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("AWS_ENDPOINT_URL")
+    deployed = operator(
+        "deploy", "--stack-name", "ops-saved", "--endpoint-url", moto_endpoint, "-y"
+    )
+    assert deployed.exit_code == 0, deployed.output
+    status = operator("status")  # no endpoint anywhere but in the profile
+    assert status.exit_code == 0, status.output
+    assert "Stack ops-saved: CREATE_COMPLETE" in status.stdout
 
 
 def test_dry_run_changes_nothing(operator) -> None:

@@ -211,12 +211,14 @@ def deploy(
     for event in executor.execute(change_set):
         render_event(event)
     outputs = stack_outputs(cfn, settings.stack_name)
+    # An endpoint is saved only when given as an option: one from the environment stays there.
+    endpoint_option = {"endpoint_url": endpoint_url} if endpoint_url else {}
     path = config.save_outputs(
         settings.profile,
         outputs,
         stack_name=settings.stack_name,
         region=cfn.meta.region_name,
-        endpoint_url=settings.endpoint_url,
+        **endpoint_option,
     )
     render_outputs(outputs)
     stdout.print(f"Saved as profile '{settings.profile}' in {path}.")
