@@ -18,16 +18,15 @@ import http.server
 import json
 import os
 import resource
-import socket
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
+from ingestcli.local_moto import spawn
 from validate_bench import generate
 
 BUCKET = "bench-uploads"
@@ -38,30 +37,6 @@ PROVIDER = "bench-clinic"
 class _Budget:
     def get_remaining_time_in_millis(self) -> int:
         return 15 * 60 * 1000  # a whole Lambda run: no continuation in the benchmark
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def _start_moto() -> tuple[subprocess.Popen, str]:
-    port = _free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "ingestcli.local_moto", "--port", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    endpoint = f"http://127.0.0.1:{port}"
-    for _ in range(150):
-        try:
-            urllib.request.urlopen(f"{endpoint}/moto-api/", timeout=1)
-            return server, endpoint
-        except OSError:
-            time.sleep(0.2)
-    server.kill()
-    raise SystemExit("moto server did not start")
 
 
 def _clients(endpoint: str):
@@ -211,7 +186,7 @@ def main() -> None:
         endpoint, queue_url, key, writers, dynamodb_endpoint = args.child
         print(json.dumps(_handler_run(endpoint, queue_url, key, int(writers), dynamodb_endpoint)))
         return
-    server, endpoint = _start_moto()
+    server, endpoint = spawn()
     sink, sink_endpoint = _start_sink()
     try:
         queue_url = _setup(endpoint)

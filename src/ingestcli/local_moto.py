@@ -19,6 +19,11 @@ a template, running Lambda code) is the local stack's business, not this module'
 from __future__ import annotations
 
 import argparse
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
 from typing import Any
 
 _PATCHED = "_ingest_fixed"
@@ -72,6 +77,35 @@ def apply_fixes() -> None:
     setattr(apply_and_refresh_stack, _PATCHED, True)
     change_set.diff = diff_with_parameters
     change_set.apply = apply_and_refresh_stack
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def spawn(port: int | None = None, timeout: float = 30.0) -> tuple[subprocess.Popen, str]:
+    """Start a fixed moto server in a process of its own; return it and its endpoint once
+    it answers. The caller stops it (terminate)."""
+    port = port or free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "ingestcli.local_moto", "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    endpoint = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            urllib.request.urlopen(f"{endpoint}/moto-api/", timeout=1).close()
+            return server, endpoint
+        except OSError:
+            if time.monotonic() > deadline or server.poll() is not None:
+                server.kill()
+                raise RuntimeError(f"the moto server on port {port} did not start") from None
+            time.sleep(0.2)
 
 
 def main(argv: list[str] | None = None) -> None:
