@@ -108,6 +108,31 @@ def test_normalised_strings_sort_in_time_order(first, second):
 
 
 @st.composite
+def close_pairs(draw):
+    """Two instants at most a day apart, each written with its own offset."""
+    local = draw(st.datetimes(min_value=datetime(1, 1, 4), max_value=datetime(9999, 12, 28)))
+    first = local.replace(tzinfo=timezone(timedelta(minutes=draw(offsets))))
+    delta = draw(
+        st.one_of(
+            st.integers(-2_000_000, 2_000_000).map(lambda us: timedelta(microseconds=us)),
+            st.integers(-24 * 60, 24 * 60).map(lambda minutes: timedelta(minutes=minutes)),
+        )
+    )
+    zone = timezone(timedelta(minutes=draw(offsets)))
+    second = (first + delta).astimezone(zone)
+    return draw(iso_texts(st.just(first))), draw(iso_texts(st.just(second)))
+
+
+@SETTINGS
+@given(close_pairs())
+def test_close_instants_in_different_offsets_sort_in_time_order(pair):
+    (moment_a, text_a), (moment_b, text_b) = pair
+    a, b = contract.normalise_date_time(text_a), contract.normalise_date_time(text_b)
+    assert (a < b) == (moment_a < moment_b)
+    assert (a == b) == (moment_a == moment_b)
+
+
+@st.composite
 def same_second_pairs(draw):
     """Two spellings of instants in one second, one of them whole and one with a fraction."""
     moment = draw(aware_times).replace(microsecond=0)

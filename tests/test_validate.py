@@ -173,7 +173,7 @@ BYTE_CASES = [
     pytest.param(
         lambda: (HEADER + "A1,2024-03-01T10:00:00Z," + "x" * (MAX_FIELD_CHARS + 1) + "\n"
                  + "A2,2024-03-01T10:00:00Z,after\n").encode(),
-        expect(2, [(2, None, "field_too_large")]),
+        expect(2, [(2, None, "field_too_large"), (3, None, "rest_unreadable")]),
         id="field-over-the-parser-limit",
     ),
     pytest.param(
@@ -561,7 +561,9 @@ def test_oversized_field_is_refused_and_the_next_row_judged(size, code, quoted):
     if quoted:
         note = f'"{note}"'
     data = f"{HEADER}A1,{OK_TIME},{note}\nA2,{OK_TIME},after\n".encode()
-    assert verdicts(data) == [(2, [(None, code)]), (3, [])]
+    # Past the parser's limit the rest cannot be split into rows safely, so it is refused.
+    after = [] if code == "item_too_large" else [(None, "rest_unreadable")]
+    assert verdicts(data) == [(2, [(None, code)]), (3, after)]
 
 
 def test_oversized_multi_line_field_keeps_the_file_in_step():
@@ -570,17 +572,12 @@ def test_oversized_multi_line_field_keeps_the_file_in_step():
     assert verdicts(data) == [(2, [(None, "item_too_large")]), (4, [])]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="BUG: after field_too_large inside a multi-line quoted field (over MAX_FIELD_CHARS), "
-    "the parser restarts on the field's next line, so the rest of the refused field is read "
-    "as records: here a 'ghost' row B9 is accepted as valid",
-)
 def test_rest_of_a_field_over_the_parser_limit_is_not_read_as_rows():
+    """Past the parser's limit the file cannot be split into rows safely: the ghost row B9
+    (the field's own next line) must not be accepted, so the rest is refused, counted."""
     note = "x" * (MAX_FIELD_CHARS + 100) + f"\nB9,{OK_TIME},ghost"
     data = f'{HEADER}A1,{OK_TIME},"{note}"\nA2,{OK_TIME},after\n'.encode()
-    assert verdicts(data) == [(2, [(None, "field_too_large")]), (4, [])]
+    assert verdicts(data) == [(2, [(None, "field_too_large")]), (3, [(None, "rest_unreadable")])]
 
 
 @pytest.mark.parametrize(

@@ -110,6 +110,7 @@ class CsvValidation:
                 errors="ingestcli.count_bad_bytes",
                 newline="",
             )
+        self._lines = text
         self._reader = csv.reader(text, strict=True)
         self.header_line = 1
         self.header = self._read_header()
@@ -191,6 +192,13 @@ class CsvValidation:
                 line = last_line + 1
                 last_line = reader.line_num
                 yield _refused(line, [], _malformed(exc, line, last_line))
+                if "field larger than field limit" in str(exc):
+                    # The parser gave up inside the field and cannot tell whether the lines
+                    # that follow are more of it or rows: refuse them rather than guess.
+                    rest = sum(1 for _ in self._lines)
+                    if rest:
+                        yield _refused(last_line + 1, [], _unreadable(last_line + 1, rest))
+                    return
 
 
 def _without_bom(lines: Iterable[str]) -> Iterator[str]:
@@ -252,6 +260,17 @@ def _too_large(line: int) -> Problem:
         None,
         "item_too_large",
         f"the record is larger than the {MAX_ITEM_BYTES // 1024} KB one database item can hold",
+    )
+
+
+def _unreadable(line: int, count: int) -> Problem:
+    return Problem(
+        line,
+        None,
+        "rest_unreadable",
+        f"lines {line}-{line + count - 1} were not read: after a field of more than "
+        f"{MAX_FIELD_CHARS >> 20} MB the rows that follow cannot be told apart; fix that field "
+        "and upload the file again",
     )
 
 
