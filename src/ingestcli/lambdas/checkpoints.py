@@ -7,10 +7,10 @@ the previous checkpoint whole, and the next save of that generation overwrites t
 
 from __future__ import annotations
 
-import array
 import tempfile
 from typing import Any
 
+from .seen_keys import SeenKeys
 from .uploads import Progress, RejectsBuffer, UploadRef
 
 _NOT_FOUND = {"404", "NoSuchKey", "NotFound"}
@@ -49,24 +49,21 @@ class CheckpointStore:
         document = self._read(ref, ref.checkpoint_key)
         return Progress.from_json(document.decode()) if document is not None else None
 
-    def load_keys(self, ref: UploadRef, progress: Progress) -> set[int]:
+    def load_keys(self, ref: UploadRef, progress: Progress) -> SeenKeys:
         """The key digests of the rows already written, to count the duplicates that follow."""
         if progress.generation == 0:
-            return set()
+            return SeenKeys()
         blob = self._read(ref, self._file(ref, progress.generation, "keys"))
         if blob is None:
             raise RuntimeError("checkpoint keys missing")  # retried; never guessed
-        digests = array.array("Q")
-        digests.frombytes(blob)
-        return set(digests)
+        return SeenKeys.from_bytes(blob)
 
     def save(
-        self, ref: UploadRef, progress: Progress, seen: set[int], rejects: RejectsBuffer | None
+        self, ref: UploadRef, progress: Progress, seen: SeenKeys, rejects: RejectsBuffer | None
     ) -> None:
         progress.generation += 1
         generation = progress.generation
-        keys = array.array("Q", sorted(seen)).tobytes()
-        self._put(ref, self._file(ref, generation, "keys"), keys)
+        self._put(ref, self._file(ref, generation, "keys"), seen.to_bytes())
         if rejects is not None and rejects.count:
             self._put(ref, self._file(ref, generation, "rejects"), rejects.rewound().read())
             progress.rejects_parts.append(generation)

@@ -26,6 +26,7 @@ from ..contract import ContractViolation, resolve_time_zone, sort_key, to_item
 from ..validate import CsvValidation
 from .checkpoints import CheckpointStore
 from .dynamo_writer import ItemWriter
+from .seen_keys import SeenKeys
 from .uploads import (
     Progress,
     RejectsBuffer,
@@ -132,7 +133,7 @@ class Ingestor:
             if progress is None:
                 self._check_sha256(ref)
                 progress = Progress(started_at=_now())
-                self.checkpoints.save(ref, progress, set(), None)  # fixes ingested_at
+                self.checkpoints.save(ref, progress, SeenKeys(), None)  # fixes ingested_at
             outcome = self._stream(ref, progress, provider.get("time_zone"), context)
         except FileRefused as refused:
             outcome = self._finish_failed(ref, progress, refused.problem)
@@ -214,11 +215,10 @@ class Ingestor:
                     continue
                 key = sort_key(mrn, date_time)
                 digest = int.from_bytes(hashlib.blake2b(key.encode(), digest_size=8).digest())
-                if digest in seen:
-                    progress.duplicates += 1  # the later row wins: the earlier is the duplicate
-                else:
-                    seen.add(digest)
+                if seen.add(digest):
                     progress.written += 1
+                else:
+                    progress.duplicates += 1  # the later row wins: the earlier is the duplicate
                 writer.put(
                     to_item(
                         header,
@@ -234,7 +234,7 @@ class Ingestor:
         return self._finish(ref, progress, rejects)
 
     def _continue(
-        self, ref: UploadRef, progress: Progress, line: int, seen: set[int], rejects: RejectsBuffer
+        self, ref: UploadRef, progress: Progress, line: int, seen: SeenKeys, rejects: RejectsBuffer
     ) -> str:
         """Save where this run stopped, and queue a message that picks up from there."""
         progress.next_line = line
