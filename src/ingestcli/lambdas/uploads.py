@@ -23,8 +23,9 @@ from typing import IO, Any
 PROVIDER_ID = re.compile(r"[a-z0-9][a-z0-9-]{1,61}[a-z0-9]")
 UPLOAD_ID = re.compile(r"[0-9A-Za-z][0-9A-Za-z_-]{0,63}")
 UPLOAD_KEY = re.compile(
-    r"(?P<provider>[^/]+)/uploads/(?P<year>\d{4})/(?P<month>\d\d)/(?P<day>\d\d)/"
-    r"(?P<upload_id>[^/]+)\.csv"
+    r"(?P<provider>[^/]+)/uploads/(?P<year>\d{4})/(?P<month>0[1-9]|1[0-2])/"
+    r"(?P<day>0[1-9]|[12]\d|3[01])/(?P<upload_id>[^/]+)\.csv",
+    re.ASCII,
 )
 MAX_REPORTED_ERRORS = 1000
 CONTINUATION = "ingest_continuation"

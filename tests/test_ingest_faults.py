@@ -1,0 +1,635 @@
+"""The ingest Lambda when things go wrong, and files that need more than one run.
+
+Faults are injected by wrapping moto's real clients in tiny classes that fail some calls
+(throttling, unprocessed items, a broken response stream, a non-retryable error): the code
+under test is never mocked. Each faulty ingest is compared with a clean ingest of the same
+file: the same items, the same report (times of day aside) and the same rejects CSV.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+import urllib3.exceptions
+from botocore.exceptions import ClientError, ResponseStreamingError
+
+from ingestcli.lambdas import ingest as ingest_module
+from test_ingest_lambda import (
+    CHECKPOINTS,
+    KEY,
+    PROVIDER,
+    REJECTS_KEY,
+    REPORT_KEY,
+    FakeContext,
+    Harness,
+    Snapshot,
+    assert_counts_add_up,
+    comparable,
+    csv_bytes,
+    ingest_once,
+    lambda_event,
+    make_harness,
+    s3_event_body,
+    sqs_record,
+    ticking_clock,
+)
+
+
+@pytest.fixture
+def env(clients: Any, monkeypatch: pytest.MonkeyPatch) -> Harness:
+    monkeypatch.setattr(ingest_module, "_now", ticking_clock())
+    return make_harness(clients)
+
+
+# --------------------------------------------------------------------------- fault injection
+
+
+def client_error(code: str, operation: str = "BatchWriteItem") -> ClientError:
+    return ClientError({"Error": {"Code": code, "Message": "injected"}}, operation)
+
+
+class Passthrough:
+    """A real client, with the calls a subclass defines replaced."""
+
+    def __init__(self, real: Any) -> None:
+        self._real = real
+        self._lock = threading.Lock()  # ItemWriter calls from several threads
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._real, name)
+
+
+class ThrottledDynamoDB(Passthrough):
+    """BatchWriteItem throttled for the first calls, then answering with half of each
+    batch unprocessed for a while, then behaving."""
+
+    def __init__(self, real: Any, throttled: int = 3, partial: int = 3) -> None:
+        super().__init__(real)
+        self.throttled, self.partial = throttled, partial
+        self.calls = self.throttles = self.left_unprocessed = 0
+
+    def batch_write_item(self, RequestItems: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+        with self._lock:
+            self.calls += 1
+            call = self.calls
+        if call <= self.throttled:
+            self.throttles += 1
+            raise client_error("ProvisionedThroughputExceededException")
+        if call <= self.throttled + self.partial:
+            ((table, requests),) = RequestItems.items()
+            done, left = requests[: len(requests) // 2], requests[len(requests) // 2 :]
+            if done:
+                self._real.batch_write_item(RequestItems={table: done}, **kwargs)
+            self.left_unprocessed += len(left)
+            return {"UnprocessedItems": {table: left} if left else {}}
+        return self._real.batch_write_item(RequestItems=RequestItems, **kwargs)
+
+
+class CrashingDynamoDB(Passthrough):
+    """A non-retryable error on the BatchWriteItem call after `after_batches` calls, once,
+    or on every call when `every_time`."""
+
+    def __init__(self, real: Any, after_batches: int = 0, every_time: bool = False) -> None:
+        super().__init__(real)
+        self.after_batches, self.every_time = after_batches, every_time
+        self.calls = self.crashes = 0
+
+    def batch_write_item(self, **kwargs: Any) -> dict[str, Any]:
+        with self._lock:
+            self.calls += 1
+            crash = self.calls > self.after_batches and (self.every_time or not self.crashes)
+            if crash:
+                self.crashes += 1
+        if crash:
+            raise client_error("AccessDeniedException")
+        return self._real.batch_write_item(**kwargs)
+
+
+class BrokenBody:
+    """A response body that delivers `good_bytes`, then fails as a dropped connection does."""
+
+    def __init__(self, body: Any, good_bytes: int, error: Exception) -> None:
+        self._body, self._left, self._error = body, good_bytes, error
+
+    def read(self, amt: int | None = None) -> bytes:
+        if self._left <= 0:
+            raise self._error
+        data = self._body.read(self._left if amt is None else min(amt, self._left))
+        self._left -= len(data)
+        return data
+
+    def close(self) -> None:
+        self._body.close()
+
+
+class BreakingS3(Passthrough):
+    """get_object of the upload answers with a body that breaks partway, on the reads
+    numbered in `broken_reads` (the first read of a new upload checks its SHA-256)."""
+
+    def __init__(
+        self, real: Any, error: Exception, broken_reads: set[int] | None, good_bytes: int
+    ) -> None:
+        super().__init__(real)
+        self.error, self.broken_reads, self.good_bytes = error, broken_reads, good_bytes
+        self.reads = self.broken = 0
+        self.key = KEY
+
+    def get_object(self, **kwargs: Any) -> dict[str, Any]:
+        answer = self._real.get_object(**kwargs)
+        if kwargs["Key"] == self.key:
+            self.reads += 1
+            if self.broken_reads is None or self.reads in self.broken_reads:
+                self.broken += 1
+                answer["Body"] = BrokenBody(answer["Body"], self.good_bytes, self.error)
+        return answer
+
+
+def big_body(rows: int = 300) -> bytes:
+    """Some 17 KB: a few of the reads a broken stream can stop, rows to refuse, duplicates."""
+    records = [
+        [f"P{n:05d}", f"2024-03-01T{n // 3600 % 24:02d}:{n // 60 % 60:02d}:{n % 60:02d}Z", "x" * 20]
+        for n in range(rows)
+    ]
+    for n in range(7, rows, 41):
+        records[n][0] = f"BAD#{n}"
+    for n in range(13, rows, 67):
+        records[n] = [records[n - 1][0], records[n - 1][1], "a duplicate: wins"]
+    return csv_bytes(records)
+
+
+def clean_run(env: Harness, body: bytes) -> Snapshot:
+    """Ingest `body` with nothing going wrong, keep what it gave, and start afresh."""
+    env.upload(body)
+    assert ingest_once(env) == {"batchItemFailures": []}
+    clean = env.snapshot()
+    assert clean.report is not None
+    env.reset()
+    return clean
+
+
+# --------------------------------------------------------------------------- throttling
+
+
+def test_throttling_and_unprocessed_items_delay_writes_but_lose_none(env: Harness) -> None:
+    body = big_body()
+    clean = clean_run(env, body)
+    dynamodb = ThrottledDynamoDB(env.dynamodb)
+
+    env.send(s3_event_body(KEY))
+    answers = env.drain(env.ingestor(dynamodb=dynamodb, writers=2))
+
+    assert answers == [{"batchItemFailures": []}]
+    assert dynamodb.throttles == 3 and dynamodb.left_unprocessed > 0  # the faults happened
+    assert comparable(env.snapshot()) == comparable(clean)
+    report = env.report()
+    assert_counts_add_up(report)
+    assert report["written"] == env.count()
+
+
+# --------------------------------------------------------------------------- broken streams
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        pytest.param(ConnectionResetError(104, "Connection reset by peer"), id="reset"),
+        pytest.param(
+            urllib3.exceptions.ProtocolError(
+                "Connection broken", ConnectionResetError(104, "Connection reset by peer")
+            ),
+            id="urllib3-protocol",
+        ),
+        pytest.param(
+            ResponseStreamingError(error=urllib3.exceptions.ProtocolError("Connection broken")),
+            id="botocore-streaming",
+        ),
+    ],
+)
+def test_a_connection_lost_while_reading_the_file_fails_the_message_and_a_retry_finishes(
+    env: Harness, error: Exception
+) -> None:
+    body = big_body()
+    clean = clean_run(env, body)
+    env.upload(body)
+    s3 = BreakingS3(env.s3, error, broken_reads={2}, good_bytes=4096)
+    ingestor = env.ingestor(s3=s3)
+    message_id = env.send(s3_event_body(KEY))
+
+    first = env.deliver_next(ingestor)
+
+    assert first == {"batchItemFailures": [{"itemIdentifier": message_id}]}
+    assert s3.broken == 1
+    assert 0 < env.count() < len(clean.items), "the break was expected partway"
+    assert env.report() is None  # not final: the retry will tell
+
+    assert env.drain(ingestor) == [{"batchItemFailures": []}]
+    assert comparable(env.snapshot()) == comparable(clean)  # nothing lost, nothing doubled
+    assert env.keys(CHECKPOINTS) == []
+
+
+# --------------------------------------------------------------------------- crashes
+
+
+def test_a_crash_halfway_then_a_redelivery_ends_as_a_clean_run(env: Harness) -> None:
+    body = big_body()
+    clean = clean_run(env, body)
+    env.upload(body)
+    dynamodb = CrashingDynamoDB(env.dynamodb, after_batches=4)
+    ingestor = env.ingestor(dynamodb=dynamodb)
+    message_id = env.send(s3_event_body(KEY))
+
+    assert env.deliver_next(ingestor) == {"batchItemFailures": [{"itemIdentifier": message_id}]}
+    assert dynamodb.crashes == 1
+    assert 0 < env.count() < len(clean.items)
+    assert env.report() is None
+
+    assert env.drain(ingestor) == [{"batchItemFailures": []}]
+    assert comparable(env.snapshot()) == comparable(clean)
+    assert env.keys() == sorted([KEY, REPORT_KEY, REJECTS_KEY])
+
+
+def test_on_the_last_attempt_a_failing_file_gets_a_failed_report_before_the_dead_letter_queue(
+    env: Harness,
+) -> None:
+    env.upload(big_body(100))
+    ingestor = env.ingestor(dynamodb=CrashingDynamoDB(env.dynamodb, every_time=True))
+    message_id = env.send(s3_event_body(KEY))
+    failed = {"batchItemFailures": [{"itemIdentifier": message_id}]}
+
+    for _attempt in range(1, env.max_receive_count):
+        assert env.deliver_next(ingestor) == failed
+        assert env.report() is None  # a retry may still succeed: no verdict yet
+    assert env.deliver_next(ingestor) == failed  # the last attempt still fails the message
+
+    report = env.report()
+    assert_counts_add_up(report)
+    assert report["status"] == "failed"
+    assert report["errors"][0]["code"] == "processing_failed"
+    assert report["errors"][0]["message"]
+    assert env.items() == []
+    assert env.keys(CHECKPOINTS) == []
+    assert env.deliver_next(ingestor) is None  # moved to the dead-letter queue
+    (dead,) = env.queued(env.dlq_url)
+    assert dead["MessageId"] == message_id
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG: the processing_failed report of the last attempt counts the rows of the last "
+    "checkpoint (none for a one-run file), not the rows the failed runs wrote: here it says "
+    "written 0 while the table holds 78 of the upload's items",
+)
+def test_the_last_attempt_report_counts_the_rows_the_failed_runs_wrote(env: Harness) -> None:
+    env.upload(big_body())
+    # The SHA-256 check reads the file whole; every read of the stream after it breaks.
+    s3 = BreakingS3(env.s3, ConnectionResetError(104, "reset"), set(range(2, 99)), 4096)
+    ingestor = env.ingestor(s3=s3)
+    env.send(s3_event_body(KEY))
+
+    answers = env.drain(ingestor)
+
+    assert len(answers) == env.max_receive_count
+    report = env.report()
+    assert report["status"] == "failed"
+    assert env.count() > 0
+    assert report["written"] == env.count()
+
+
+# --------------------------------------------------------------------------- logs
+
+SECRETS = ("QZXW", "1987-06", "1987-13", "04:03", "05:03", "VIOLET", "HERON")
+SECRET_FILE = (
+    b"medical_record_number,date_time,note\n"
+    b"QZXW7731,1987-06-05T04:03:02Z,VIOLET-HERON\n"
+    b"QZXW7731,1987-06-05T05:03:02+01:00,VIOLET-HERON again\n"
+    b"QZXW#88,1987-06-05T04:03:02Z,VIOLET bad MRN\n"
+    b"QZXW7732,1987-13-45T04:03:02Z,VIOLET bad date\n"
+    b"QZXW7733,1987-06-05T04:03:02Z,VIOLET-H\xe9RON\n"
+    b"QZXW7734,1987-06-05T04:03:02Z\n"
+    b'QZXW7735,1987-06-05T04:03:02Z,"VIOLET"HERON\n'
+    + b"".join(b"QZXW8%03d,1987-06-05T04:03:02Z,VIOLET-HERON\n" % n for n in range(12))
+)
+
+
+def exception_texts(error: BaseException | None) -> list[str]:
+    """What an exception and those chained to it say, every way they can be shown."""
+    texts = []
+    while error is not None:
+        texts += [str(error), repr(error), *map(repr, error.args)]
+        error = error.__cause__ or error.__context__
+    return texts
+
+
+def test_logs_and_exceptions_hold_ids_and_codes_never_a_value_from_the_file(
+    env: Harness, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    monkeypatch.setattr(ingest_module, "TIME_CHECK_EVERY_ROWS", 3)
+    texts: list[str] = []
+    # A file ingested over several runs, then delivered again.
+    env.upload(SECRET_FILE)
+    env.send(s3_event_body(KEY))
+    env.drain(env.ingestor(), lambda: FakeContext(answers_before_low=1))
+    env.send(s3_event_body(KEY))
+    env.drain(env.ingestor())
+    report = env.report()
+    assert (report["status"], report["rejected"], report["duplicates"]) == ("partial", 5, 1)
+    texts += [error["message"] for error in report["errors"]]
+    # A file whose writes fail, retried and then given up on; one whose stream breaks.
+    for upload_id, dynamodb, s3 in (
+        ("01J9ZQ4D3M7T2V8X6Y5W1K0PAC", CrashingDynamoDB(env.dynamodb, every_time=True), None),
+        ("01J9ZQ4D3M7T2V8X6Y5W1K0PAD", None, BreakingS3(env.s3, OSError(), {2, 3}, good_bytes=60)),
+    ):
+        key = f"{PROVIDER}/uploads/2024/03/01/{upload_id}.csv"
+        env.upload(SECRET_FILE, key=key)
+        if s3 is not None:
+            s3.key = key
+        ingestor = env.ingestor(dynamodb=dynamodb, s3=s3)
+        with pytest.raises(Exception) as caught:
+            ingestor.handle_message(sqs_record(s3_event_body(key)), FakeContext())
+        texts += exception_texts(caught.value)
+        last = sqs_record(s3_event_body(key), "m-last", receives=env.max_receive_count)
+        assert ingestor.handle_batch(lambda_event(last), FakeContext())["batchItemFailures"]
+        failed = env.report(f"{PROVIDER}/reports/{upload_id}.json")
+        texts += [error["message"] for error in failed["errors"]]
+
+    events = []
+    for record in caplog.records:
+        texts += [record.getMessage(), repr(record.args)]
+        if record.exc_info:
+            texts.append(logging.Formatter().formatException(record.exc_info))
+        if record.name == "ingest":
+            line = json.loads(record.getMessage())
+            assert isinstance(line, dict) and isinstance(line["event"], str)
+            events.append(line["event"])
+    assert {"upload_continued", "upload_partial", "already_ingested", "message_failed"} <= set(
+        events
+    )
+    leaks = [text for text in texts for secret in SECRETS if secret in text]
+    assert leaks == []
+
+
+# --------------------------------------------------------------------------- large files
+
+
+def large_file_rows() -> list[list[str]]:
+    """Sixty records with refused rows, duplicates and a quoted newline spread over them, so
+    that runs of a dozen records each split them between runs."""
+    rows = [[f"M{n:03d}", f"2024-03-01T10:{n % 60:02d}:00Z", f"row {n}"] for n in range(60)]
+    rows[1] = ["K1", "2024-03-01T10:00:00Z", "K1 first"]
+    rows[5] = ["BAD#5", "2024-03-01T10:00:00Z", "refused in run 1"]
+    rows[11] = ["K2", "2024-03-01T12:00:00Z", "K2 first"]
+    rows[12] = ["K2", "2024-03-01T13:00:00+01:00", "K2 second, next to a run boundary"]
+    rows[20] = ["M020", "2024-02-30T10:00:00Z", "refused in run 2"]
+    rows[27] = ["K1", "2024-03-01T05:00:00-05:00", "K1 second"]
+    rows[33] = ["M033", "2024-03-01T10:33:00Z", "a note\nover two lines"]
+    rows[40] = ["M040", "not a date", "refused in run 4"]
+    rows[50] = ["K1", "2024-03-01T11:00:00+01:00", "K1 third: wins"]
+    rows[58] = ["", "2024-03-01T10:00:00Z", "refused near the end"]
+    return rows
+
+
+def test_a_file_too_large_for_one_run_continues_through_the_queue_to_the_same_result(
+    env: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(ingest_module, "TIME_CHECK_EVERY_ROWS", 4)
+    body = csv_bytes(large_file_rows())
+    body = body.replace(b"row 44", b"r\xf6w 44")  # a latin-1 byte, refused in run 4
+    env.upload(body)
+    settings = {"margin_ms": 60_000, "writers": 2}
+
+    # One run with time to spare: the result to compare with.
+    env.send(s3_event_body(KEY))
+    assert env.drain(env.ingestor(**settings)) == [{"batchItemFailures": []}]
+    single = env.snapshot()
+    single_report = json.loads(single.report)
+    assert (single_report["rejected"], single_report["duplicates"]) == (5, 3)
+    assert single_report["written"] == 52
+    env.reset()
+
+    # Runs that each have time for a dozen records (two time checks pass, the third stops).
+    seen: list[int] = []
+
+    def short_context() -> FakeContext:
+        seen.append(env.count())
+        return FakeContext(answers_before_low=2)
+
+    env.send(s3_event_body(KEY))
+    answers = env.drain(env.ingestor(**settings), short_context)
+
+    assert all(answer == {"batchItemFailures": []} for answer in answers)
+    assert len(answers) >= 5, "the file was expected to need several runs"
+    assert 0 < seen[2] < len(single.items), "rows are written as runs go"
+    assert comparable(env.snapshot()) == comparable(single)
+    assert env.snapshot().rejects == single.rejects  # parts of several runs, in line order
+    assert env.keys(CHECKPOINTS) == []
+    assert env.keys() == sorted([KEY, REPORT_KEY, REJECTS_KEY])
+    assert env.queued() == []
+
+
+def test_a_continued_upload_delivered_again_mid_way_still_ends_as_one_run_would(
+    env: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """S3 may send its event twice: a second copy arriving while the file is being continued
+    must neither restart it nor double a count."""
+    monkeypatch.setattr(ingest_module, "TIME_CHECK_EVERY_ROWS", 4)
+    env.upload(csv_bytes(large_file_rows()))
+    ingest_once(env)
+    single = env.snapshot()
+    env.reset()
+
+    ingestor = env.ingestor()
+    event = lambda_event(sqs_record(s3_event_body(KEY), "m-s3"))
+    assert ingestor.handle_batch(event, FakeContext(answers_before_low=2)) == {
+        "batchItemFailures": []
+    }
+    again = lambda_event(sqs_record(s3_event_body(KEY), "m-s3-copy"))
+    assert ingestor.handle_batch(again, FakeContext(answers_before_low=2)) == {
+        "batchItemFailures": []
+    }
+    env.drain(ingestor, lambda: FakeContext(answers_before_low=2))
+
+    assert comparable(env.snapshot()) == comparable(single)
+    assert env.keys() == sorted([KEY, REPORT_KEY, REJECTS_KEY])
+
+
+def test_a_crash_in_a_continuation_run_then_a_redelivery_ends_as_one_run_would(
+    env: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(ingest_module, "TIME_CHECK_EVERY_ROWS", 4)
+    body = csv_bytes(large_file_rows()).replace(b"row 44", b"r\xf6w 44")
+    clean = clean_run(env, body)
+    env.upload(body)
+    dynamodb = CrashingDynamoDB(env.dynamodb, after_batches=3)  # one batch a run: run 4
+
+    env.send(s3_event_body(KEY))
+    answers = env.drain(
+        env.ingestor(dynamodb=dynamodb, writers=1), lambda: FakeContext(answers_before_low=2)
+    )
+
+    assert dynamodb.crashes == 1
+    assert [bool(answer["batchItemFailures"]) for answer in answers[:5]] == [0, 0, 0, 1, 0]
+    assert comparable(env.snapshot()) == comparable(clean)
+    assert env.keys() == sorted([KEY, REPORT_KEY, REJECTS_KEY])
+
+
+def test_a_provider_revoked_between_runs_stops_the_upload_with_a_true_report(
+    env: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(ingest_module, "TIME_CHECK_EVERY_ROWS", 4)
+    env.upload(csv_bytes(large_file_rows()))
+    ingestor = env.ingestor()
+    env.send(s3_event_body(KEY))
+    assert env.deliver_next(ingestor, FakeContext(answers_before_low=2)) == {
+        "batchItemFailures": []
+    }
+    written_before = env.count()
+    env.add_provider(PROVIDER, status="revoked")
+
+    assert env.drain(ingestor, lambda: FakeContext(answers_before_low=2)) == [
+        {"batchItemFailures": []}
+    ]
+
+    assert env.count() == written_before  # nothing more once revoked
+    report = env.report()
+    assert_counts_add_up(report)
+    assert report["status"] == "failed"
+    assert report["errors"][0]["code"] == "provider_inactive"
+    assert report["written"] == written_before
+    assert env.keys() == sorted([KEY, REPORT_KEY])
+
+
+class MeddlingContext(FakeContext):
+    """The first time the run asks for its time, `meddle` runs first: another invocation
+    that handles a copy of the message from start to finish while this one is halfway."""
+
+    def __init__(self, answers_before_low: int, meddle: Callable[[], object]) -> None:
+        super().__init__(answers_before_low)
+        self.meddle: Callable[[], object] | None = meddle
+
+    def get_remaining_time_in_millis(self) -> int:
+        if self.meddle is not None:
+            meddle, self.meddle = self.meddle, None
+            meddle()
+        return super().get_remaining_time_in_millis()
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG: when two invocations ingest one upload at once (a duplicate S3 event or SQS "
+    "delivery) and one stops to continue after the other has finished, it flushes its "
+    "pending batch over the finished result (K1 keeps 'K1 first' from line 3, not line 53's "
+    "row that the report counts as the winner) and saves a new checkpoint beside the report; "
+    "its continuation then skips the upload as done, so neither is ever repaired or removed",
+)
+def test_an_upload_ingested_twice_at_once_leaves_one_result_and_no_checkpoint(
+    env: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(ingest_module, "TIME_CHECK_EVERY_ROWS", 4)
+    body = csv_bytes(large_file_rows())
+    clean = clean_run(env, body)
+    env.upload(body)
+    ingestor = env.ingestor()
+    copy = lambda_event(sqs_record(s3_event_body(KEY), "m-copy"))
+    contexts = iter(
+        [MeddlingContext(2, lambda: ingestor.handle_batch(copy, FakeContext()))]
+        + [FakeContext(answers_before_low=2) for _ in range(20)]
+    )
+
+    env.send(s3_event_body(KEY))
+    answers = env.drain(ingestor, lambda: next(contexts))
+
+    assert all(answer == {"batchItemFailures": []} for answer in answers)
+    assert comparable(env.snapshot()) == comparable(clean)
+    assert env.keys() == sorted([KEY, REPORT_KEY, REJECTS_KEY])
+
+
+# --------------------------------------------------------------------------- many runs
+
+
+class LambdaTimedOut(Exception):
+    """The runtime ending an invocation that ran out of time."""
+
+
+class RunClock(FakeContext):
+    """A run's clock that moves with the bytes of the upload the run parses: the context's
+    remaining time, and a timeout when the run reads past its budget."""
+
+    MS_PER_BYTE = 100
+
+    def __init__(self, budget_bytes: int, free_reads: int) -> None:
+        super().__init__()
+        self.budget_bytes, self.free_reads, self.used = budget_bytes, free_reads, 0
+
+    def get_remaining_time_in_millis(self) -> int:
+        return (self.budget_bytes - self.used) * self.MS_PER_BYTE
+
+    def charge(self, size: int) -> None:
+        self.used += size
+        if self.used > self.budget_bytes:
+            raise LambdaTimedOut()
+
+
+class MeteredBody:
+    """A body read in small pieces, as a network stream may be, each charged to a clock."""
+
+    def __init__(self, body: Any, clock: RunClock | None) -> None:
+        self._body, self._clock = body, clock
+
+    def read(self, amt: int | None = None) -> bytes:
+        data = self._body.read(128 if amt is None else min(amt, 128))
+        if self._clock is not None:
+            self._clock.charge(len(data))
+        return data
+
+    def close(self) -> None:
+        self._body.close()
+
+
+class MeteredS3(Passthrough):
+    """Reads of the upload charged to the current run's clock; the read that checks a new
+    upload's SHA-256 is free (hashing costs little beside parsing)."""
+
+    clock: RunClock
+
+    def get_object(self, **kwargs: Any) -> dict[str, Any]:
+        answer = self._real.get_object(**kwargs)
+        if kwargs["Key"] == KEY:
+            free = self.clock.free_reads > 0
+            self.clock.free_reads -= free
+            answer["Body"] = MeteredBody(answer["Body"], None if free else self.clock)
+        return answer
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG: each continuation run re-reads and re-validates the file from its first byte "
+    "(rows before next_line are parsed, then skipped) and asks for its remaining time only on "
+    "new rows, so the n-th run spends the time of all earlier runs before it does anything; "
+    "once that exceeds one run the invocation times out without a checkpoint, every retry "
+    "dies the same way, and the upload ends in the DLQ with processing_failed",
+)
+def test_a_file_many_runs_long_completes_when_each_run_has_the_same_time(
+    env: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(ingest_module, "TIME_CHECK_EVERY_ROWS", 3)
+    rows = [[f"R{n:04d}", f"2024-03-01T10:00:{n % 60:02d}Z", f"n{n:04d}"] for n in range(240)]
+    body = csv_bytes(rows)  # 240 rows of 34 bytes: 8 KB, some 4 runs' worth of parsing
+    clean = clean_run(env, body)
+    env.upload(body)
+    s3 = MeteredS3(env.s3)
+
+    def next_run() -> RunClock:
+        s3.clock = RunClock(budget_bytes=2400, free_reads=0 if env.keys(CHECKPOINTS) else 1)
+        return s3.clock
+
+    env.send(s3_event_body(KEY))
+    answers = env.drain(env.ingestor(s3=s3, margin_ms=600 * RunClock.MS_PER_BYTE), next_run)
+
+    assert len(answers) >= 4, "the file was expected to need several runs"
+    assert comparable(env.snapshot()) == comparable(clean)
