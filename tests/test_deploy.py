@@ -38,6 +38,7 @@ OUTPUTS = {
     "AccessLogsBucket",
     "RecordsTable",
     "ProvidersTable",
+    "UploadsTable",
     "QueueUrl",
     "DeadLetterQueueUrl",
     "IngestFunction",

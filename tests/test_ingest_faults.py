@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -19,12 +20,18 @@ import urllib3.exceptions
 from botocore.exceptions import ClientError, ResponseStreamingError
 
 from ingestcli.lambdas import ingest as ingest_module
+from ingestcli.lambdas.ledger import UploadLedger
+from ingestcli.lambdas.s3_reading import REOPEN_ATTEMPTS
+from ingestcli.lambdas.uploads import parse_upload_key
 from test_ingest_lambda import (
+    BUCKET,
     CHECKPOINTS,
     KEY,
     PROVIDER,
     REJECTS_KEY,
     REPORT_KEY,
+    UPLOAD_ID,
+    UPLOADS,
     FakeContext,
     Harness,
     Snapshot,
@@ -129,23 +136,36 @@ class BrokenBody:
 
 class BreakingS3(Passthrough):
     """get_object of the upload answers with a body that breaks partway, on the reads
-    numbered in `broken_reads` (the first read of a new upload checks its SHA-256)."""
+    numbered in `broken_reads` (the first read of a new upload checks its SHA-256); with
+    `reopened_good_bytes`, a read that reopens the object at a byte (Range) gets that many."""
 
     def __init__(
-        self, real: Any, error: Exception, broken_reads: set[int] | None, good_bytes: int
+        self,
+        real: Any,
+        error: Exception,
+        broken_reads: set[int] | None,
+        good_bytes: int,
+        reopened_good_bytes: int | None = None,
     ) -> None:
         super().__init__(real)
         self.error, self.broken_reads, self.good_bytes = error, broken_reads, good_bytes
+        self.reopened_good_bytes = reopened_good_bytes
         self.reads = self.broken = 0
+        self.ranges: list[str] = []
         self.key = KEY
 
     def get_object(self, **kwargs: Any) -> dict[str, Any]:
         answer = self._real.get_object(**kwargs)
         if kwargs["Key"] == self.key:
             self.reads += 1
+            if "Range" in kwargs:
+                self.ranges.append(kwargs["Range"])
             if self.broken_reads is None or self.reads in self.broken_reads:
                 self.broken += 1
-                answer["Body"] = BrokenBody(answer["Body"], self.good_bytes, self.error)
+                good = self.good_bytes
+                if "Range" in kwargs and self.reopened_good_bytes is not None:
+                    good = self.reopened_good_bytes
+                answer["Body"] = BrokenBody(answer["Body"], good, self.error)
         return answer
 
 
@@ -210,7 +230,7 @@ def test_throttling_and_unprocessed_items_delay_writes_but_lose_none(env: Harnes
         ),
     ],
 )
-def test_a_connection_lost_while_reading_the_file_fails_the_message_and_a_retry_finishes(
+def test_a_connection_lost_while_reading_the_file_is_picked_up_at_the_byte_it_broke(
     env: Harness, error: Exception
 ) -> None:
     body = big_body()
@@ -218,14 +238,35 @@ def test_a_connection_lost_while_reading_the_file_fails_the_message_and_a_retry_
     env.upload(body)
     s3 = BreakingS3(env.s3, error, broken_reads={2}, good_bytes=4096)
     ingestor = env.ingestor(s3=s3)
+    env.send(s3_event_body(KEY))
+
+    assert env.drain(ingestor) == [{"batchItemFailures": []}]
+
+    assert s3.broken == 1
+    assert s3.ranges == ["bytes=4096-"]  # the same object, from where the stream broke
+    assert comparable(env.snapshot()) == comparable(clean)  # nothing lost, nothing doubled
+    assert env.keys(CHECKPOINTS) == []
+
+
+def test_a_connection_that_keeps_breaking_fails_the_message_and_a_retry_finishes(
+    env: Harness,
+) -> None:
+    body = big_body()
+    clean = clean_run(env, body)
+    env.upload(body)
+    reset = ConnectionResetError(104, "reset")
+    attempt = set(range(2, 2 + REOPEN_ATTEMPTS + 1))  # the stream and each time it is reopened
+    s3 = BreakingS3(env.s3, reset, broken_reads=attempt, good_bytes=4096, reopened_good_bytes=0)
+    ingestor = env.ingestor(s3=s3)
     message_id = env.send(s3_event_body(KEY))
 
     first = env.deliver_next(ingestor)
 
     assert first == {"batchItemFailures": [{"itemIdentifier": message_id}]}
-    assert s3.broken == 1
+    assert s3.broken == REOPEN_ATTEMPTS + 1
     assert 0 < env.count() < len(clean.items), "the break was expected partway"
     assert env.report() is None  # not final: the retry will tell
+    assert env.ledger()["status"] == "processing" and "lease_owner" not in env.ledger()
 
     assert env.drain(ingestor) == [{"batchItemFailures": []}]
     assert comparable(env.snapshot()) == comparable(clean)  # nothing lost, nothing doubled
@@ -278,16 +319,12 @@ def test_on_the_last_attempt_a_failing_file_gets_a_failed_report_before_the_dead
     assert dead["MessageId"] == message_id
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: the processing_failed report of the last attempt counts the rows of the last "
-    "checkpoint (none for a one-run file), not the rows the failed runs wrote: here it says "
-    "written 0 while the table holds 78 of the upload's items",
-)
 def test_the_last_attempt_report_counts_the_rows_the_failed_runs_wrote(env: Harness) -> None:
     env.upload(big_body())
-    # The SHA-256 check reads the file whole; every read of the stream after it breaks.
-    s3 = BreakingS3(env.s3, ConnectionResetError(104, "reset"), set(range(2, 99)), 4096)
+    # The SHA-256 check reads the file whole; every read of the stream after it breaks after
+    # 4 KB, and every attempt to reopen it at once.
+    reset = ConnectionResetError(104, "reset")
+    s3 = BreakingS3(env.s3, reset, set(range(2, 99)), 4096, reopened_good_bytes=0)
     ingestor = env.ingestor(s3=s3)
     env.send(s3_event_body(KEY))
 
@@ -334,7 +371,7 @@ def test_logs_and_exceptions_hold_ids_and_codes_never_a_value_from_the_file(
     # A file ingested over several runs, then delivered again.
     env.upload(SECRET_FILE)
     env.send(s3_event_body(KEY))
-    env.drain(env.ingestor(), lambda: FakeContext(answers_before_low=1))
+    env.drain(env.ingestor(), lambda: FakeContext(answers_before_low=2))
     env.send(s3_event_body(KEY))
     env.drain(env.ingestor())
     report = env.report()
@@ -343,7 +380,11 @@ def test_logs_and_exceptions_hold_ids_and_codes_never_a_value_from_the_file(
     # A file whose writes fail, retried and then given up on; one whose stream breaks.
     for upload_id, dynamodb, s3 in (
         ("01J9ZQ4D3M7T2V8X6Y5W1K0PAC", CrashingDynamoDB(env.dynamodb, every_time=True), None),
-        ("01J9ZQ4D3M7T2V8X6Y5W1K0PAD", None, BreakingS3(env.s3, OSError(), {2, 3}, good_bytes=60)),
+        (
+            "01J9ZQ4D3M7T2V8X6Y5W1K0PAD",
+            None,
+            BreakingS3(env.s3, OSError(), set(range(2, 99)), 60, 0),
+        ),
     ):
         key = f"{PROVIDER}/uploads/2024/03/01/{upload_id}.csv"
         env.upload(SECRET_FILE, key=key)
@@ -417,7 +458,7 @@ def test_a_file_too_large_for_one_run_continues_through_the_queue_to_the_same_re
 
     def short_context() -> FakeContext:
         seen.append(env.count())
-        return FakeContext(answers_before_low=2)
+        return FakeContext(answers_before_low=3)
 
     env.send(s3_event_body(KEY))
     answers = env.drain(env.ingestor(**settings), short_context)
@@ -445,14 +486,14 @@ def test_a_continued_upload_delivered_again_mid_way_still_ends_as_one_run_would(
 
     ingestor = env.ingestor()
     event = lambda_event(sqs_record(s3_event_body(KEY), "m-s3"))
-    assert ingestor.handle_batch(event, FakeContext(answers_before_low=2)) == {
+    assert ingestor.handle_batch(event, FakeContext(answers_before_low=3)) == {
         "batchItemFailures": []
     }
     again = lambda_event(sqs_record(s3_event_body(KEY), "m-s3-copy"))
-    assert ingestor.handle_batch(again, FakeContext(answers_before_low=2)) == {
+    assert ingestor.handle_batch(again, FakeContext(answers_before_low=3)) == {
         "batchItemFailures": []
     }
-    env.drain(ingestor, lambda: FakeContext(answers_before_low=2))
+    env.drain(ingestor, lambda: FakeContext(answers_before_low=3))
 
     assert comparable(env.snapshot()) == comparable(single)
     assert env.keys() == sorted([KEY, REPORT_KEY, REJECTS_KEY])
@@ -469,7 +510,7 @@ def test_a_crash_in_a_continuation_run_then_a_redelivery_ends_as_one_run_would(
 
     env.send(s3_event_body(KEY))
     answers = env.drain(
-        env.ingestor(dynamodb=dynamodb, writers=1), lambda: FakeContext(answers_before_low=2)
+        env.ingestor(dynamodb=dynamodb, writers=1), lambda: FakeContext(answers_before_low=3)
     )
 
     assert dynamodb.crashes == 1
@@ -485,13 +526,13 @@ def test_a_provider_revoked_between_runs_stops_the_upload_with_a_true_report(
     env.upload(csv_bytes(large_file_rows()))
     ingestor = env.ingestor()
     env.send(s3_event_body(KEY))
-    assert env.deliver_next(ingestor, FakeContext(answers_before_low=2)) == {
+    assert env.deliver_next(ingestor, FakeContext(answers_before_low=3)) == {
         "batchItemFailures": []
     }
     written_before = env.count()
     env.add_provider(PROVIDER, status="revoked")
 
-    assert env.drain(ingestor, lambda: FakeContext(answers_before_low=2)) == [
+    assert env.drain(ingestor, lambda: FakeContext(answers_before_low=3)) == [
         {"batchItemFailures": []}
     ]
 
@@ -505,28 +546,21 @@ def test_a_provider_revoked_between_runs_stops_the_upload_with_a_true_report(
 
 
 class MeddlingContext(FakeContext):
-    """The first time the run asks for its time, `meddle` runs first: another invocation
-    that handles a copy of the message from start to finish while this one is halfway."""
+    """The first time the run asks for its time after taking the upload's lease, `meddle`
+    runs first: another invocation that handles a copy of the message from start to finish
+    while this one is halfway."""
 
     def __init__(self, answers_before_low: int, meddle: Callable[[], object]) -> None:
         super().__init__(answers_before_low)
         self.meddle: Callable[[], object] | None = meddle
 
     def get_remaining_time_in_millis(self) -> int:
-        if self.meddle is not None:
+        if self.meddle is not None and self.asked == 1:  # the first ask sets the lease
             meddle, self.meddle = self.meddle, None
             meddle()
         return super().get_remaining_time_in_millis()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: when two invocations ingest one upload at once (a duplicate S3 event or SQS "
-    "delivery) and one stops to continue after the other has finished, it flushes its "
-    "pending batch over the finished result (K1 keeps 'K1 first' from line 3, not line 53's "
-    "row that the report counts as the winner) and saves a new checkpoint beside the report; "
-    "its continuation then skips the upload as done, so neither is ever repaired or removed",
-)
 def test_an_upload_ingested_twice_at_once_leaves_one_result_and_no_checkpoint(
     env: Harness, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -537,8 +571,8 @@ def test_an_upload_ingested_twice_at_once_leaves_one_result_and_no_checkpoint(
     ingestor = env.ingestor()
     copy = lambda_event(sqs_record(s3_event_body(KEY), "m-copy"))
     contexts = iter(
-        [MeddlingContext(2, lambda: ingestor.handle_batch(copy, FakeContext()))]
-        + [FakeContext(answers_before_low=2) for _ in range(20)]
+        [MeddlingContext(3, lambda: ingestor.handle_batch(copy, FakeContext()))]
+        + [FakeContext(answers_before_low=3) for _ in range(20)]
     )
 
     env.send(s3_event_body(KEY))
@@ -606,14 +640,6 @@ class MeteredS3(Passthrough):
         return answer
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: each continuation run re-reads and re-validates the file from its first byte "
-    "(rows before next_line are parsed, then skipped) and asks for its remaining time only on "
-    "new rows, so the n-th run spends the time of all earlier runs before it does anything; "
-    "once that exceeds one run the invocation times out without a checkpoint, every retry "
-    "dies the same way, and the upload ends in the DLQ with processing_failed",
-)
 def test_a_file_many_runs_long_completes_when_each_run_has_the_same_time(
     env: Harness, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -632,4 +658,31 @@ def test_a_file_many_runs_long_completes_when_each_run_has_the_same_time(
     answers = env.drain(env.ingestor(s3=s3, margin_ms=600 * RunClock.MS_PER_BYTE), next_run)
 
     assert len(answers) >= 4, "the file was expected to need several runs"
+    assert comparable(env.snapshot()) == comparable(clean)
+
+
+def test_a_run_that_died_holding_the_lease_blocks_the_upload_only_until_the_lease_ends(
+    env: Harness,
+) -> None:
+    body = big_body(40)
+    clean = clean_run(env, body)
+    env.upload(body)
+    ledger = UploadLedger(env.dynamodb, UPLOADS)
+    now = int(time.time() * 1000)
+    assert ledger.acquire(PROVIDER, UPLOAD_ID, "killed-run", now, now + 60_000)
+    ingestor = env.ingestor()
+
+    assert ingestor.ingest(parse_upload_key(BUCKET, KEY), FakeContext()) == "busy"
+    assert env.count() == 0 and env.report() is None
+
+    ledger.release(PROVIDER, UPLOAD_ID, "someone-else")  # only the holder can release it
+    assert env.ledger()["lease_owner"] == "killed-run"
+    env.dynamodb.update_item(  # the minute passes
+        TableName=UPLOADS,
+        Key={"providerId": {"S": PROVIDER}, "uploadId": {"S": UPLOAD_ID}},
+        UpdateExpression="SET lease_until = :past",
+        ExpressionAttributeValues={":past": {"N": str(now - 1)}},
+    )
+    env.send(s3_event_body(KEY))  # redelivered once the lease has run out
+    assert env.drain(ingestor) == [{"batchItemFailures": []}]
     assert comparable(env.snapshot()) == comparable(clean)

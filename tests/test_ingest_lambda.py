@@ -31,11 +31,14 @@ import yaml
 
 from ingestcli.lambdas import ingest as ingest_module
 from ingestcli.lambdas.ingest import Ingestor, Settings
+from ingestcli.lambdas.ledger import UploadLedger
+from ingestcli.lambdas.uploads import parse_upload_key
 
 REGION = "us-east-1"
 BUCKET = "ingest-test-uploads-123456789012-us-east-1"
 RECORDS = "ingest-test-records"
 PROVIDERS = "ingest-test-providers"
+UPLOADS = "ingest-test-uploads"
 PROVIDER = "acme"
 UPLOAD_ID = "01J9ZQ4D3M7T2V8X6Y5W1K0PAB"
 KEY = f"{PROVIDER}/uploads/2024/03/01/{UPLOAD_ID}.csv"
@@ -232,7 +235,7 @@ class Harness:
 
     def settings(self, **changes: Any) -> Settings:
         changes.setdefault("max_receive_count", self.max_receive_count)
-        return Settings(BUCKET, RECORDS, PROVIDERS, self.queue_url, **changes)
+        return Settings(BUCKET, RECORDS, PROVIDERS, UPLOADS, self.queue_url, **changes)
 
     def ingestor(
         self, *, s3: Any = None, dynamodb: Any = None, sqs: Any = None, **changes: Any
@@ -249,14 +252,29 @@ class Harness:
             item["time_zone"] = {"S": time_zone}
         self.dynamodb.put_item(TableName=PROVIDERS, Item=item)
 
-    def upload(self, body: bytes, key: str = KEY, sha256: str | None = AUTO) -> str:
-        metadata = {"original-name": "visits.csv"}
+    def upload(
+        self, body: bytes, key: str = KEY, sha256: str | None = AUTO, register: bool = True
+    ) -> str:
+        """Put an object as a presigned PUT would, after registering it as the API does."""
         if sha256 == AUTO:
-            metadata["sha256"] = hashlib.sha256(body).hexdigest()
-        elif sha256 is not None:
-            metadata["sha256"] = sha256
+            sha256 = hashlib.sha256(body).hexdigest()
+        ref = parse_upload_key(BUCKET, key)
+        if register and ref is not None:
+            self.dynamodb.delete_item(
+                TableName=UPLOADS,
+                Key={"providerId": {"S": ref.provider}, "uploadId": {"S": ref.upload_id}},
+            )
+            UploadLedger(self.dynamodb, UPLOADS).register(
+                ref.provider, ref.upload_id, key=key, size=len(body), sha256=sha256
+            )
+        metadata = {"filename": "visits.csv"}
         self.s3.put_object(Bucket=BUCKET, Key=key, Body=body, Metadata=metadata)
         return key
+
+    def ledger(self, key: str = KEY) -> dict[str, Any] | None:
+        ref = parse_upload_key(BUCKET, key)
+        assert ref is not None
+        return UploadLedger(self.dynamodb, UPLOADS).get(ref.provider, ref.upload_id)
 
     # -- looking
 
@@ -309,7 +327,7 @@ class Harness:
         return Snapshot(self.items(), self.object(REPORT_KEY), self.object(REJECTS_KEY))
 
     def reset(self) -> None:
-        """Empty the table and remove everything but the uploads, to ingest a file anew."""
+        """Empty the tables and remove everything but the uploads, to ingest a file anew."""
         keys = [{name: item[name] for name in ("providerId", "sortKey")} for item in self.items()]
         for start in range(0, len(keys), 25):
             requests = [{"DeleteRequest": {"Key": key}} for key in keys[start : start + 25]]
@@ -317,6 +335,11 @@ class Harness:
         for key in self.keys():
             if "/uploads/" not in key:
                 self.s3.delete_object(Bucket=BUCKET, Key=key)
+        for page in self.dynamodb.get_paginator("scan").paginate(TableName=UPLOADS):
+            for item in page["Items"]:  # registered, not yet ingested
+                kept = ("providerId", "uploadId", "key", "size", "sha256")
+                item = {name: item[name] for name in kept if name in item}
+                self.dynamodb.put_item(TableName=UPLOADS, Item=item | {"status": {"S": "pending"}})
 
     # -- the queue
 
@@ -378,7 +401,8 @@ class Harness:
 def make_harness(clients: Any, max_receive_count: int = 3) -> Harness:
     s3, dynamodb, sqs = clients.s3, clients.dynamodb, clients.sqs
     s3.create_bucket(Bucket=BUCKET)
-    for name, logical_id in ((RECORDS, "RecordsTable"), (PROVIDERS, "ProvidersTable")):
+    tables = ((RECORDS, "RecordsTable"), (PROVIDERS, "ProvidersTable"), (UPLOADS, "UploadsTable"))
+    for name, logical_id in tables:
         dynamodb.create_table(
             TableName=name, BillingMode="PAY_PER_REQUEST", **table_keys(logical_id)
         )
@@ -484,6 +508,7 @@ def test_the_lambda_entry_point_reads_its_settings_from_the_environment(
         "UPLOADS_BUCKET": BUCKET,
         "RECORDS_TABLE": RECORDS,
         "PROVIDERS_TABLE": PROVIDERS,
+        "UPLOADS_TABLE": UPLOADS,
         "QUEUE_URL": env.queue_url,
     }.items():
         monkeypatch.setenv(name, value)
@@ -612,6 +637,7 @@ def test_an_object_in_another_bucket_is_not_ingested(env: Harness) -> None:
 def test_a_batch_lists_only_the_messages_that_failed(env: Harness) -> None:
     env.upload(csv_bytes([["A1", "2024-03-01T10:00:00Z", "x"]]))
     missing = f"{PROVIDER}/uploads/2024/03/01/01J9ZQ4D3M7T2V8X6Y5W1K0MISS.csv"  # never stored
+    UploadLedger(env.dynamodb, UPLOADS).register(PROVIDER, "01J9ZQ4D3M7T2V8X6Y5W1K0MISS")
     event = lambda_event(
         sqs_record(S3_TEST_EVENT, "m-test"),
         sqs_record(s3_event_body(missing), "m-missing"),
@@ -836,6 +862,38 @@ def test_a_body_that_does_not_match_its_declared_sha256_is_never_ingested(
     assert (report["rows"], report["written"], report["rejected"]) == (0, 0, 0)
     assert [error["code"] for error in report["errors"]] == ["checksum_mismatch"]
     assert env.keys() == sorted([KEY, REPORT_KEY])  # no rejects, no checkpoint
+
+
+def test_an_object_no_upload_url_was_issued_for_is_reported_and_never_ingested(
+    env: Harness,
+) -> None:
+    env.upload(csv_bytes([["A1", "2024-03-01T10:00:00Z", "x"]]), register=False)
+
+    assert ingest_once(env) == {"batchItemFailures": []}
+    assert ingest_once(env) == {"batchItemFailures": []}  # again: the same single report
+
+    assert env.items() == []
+    report = env.report()
+    assert_counts_add_up(report)
+    assert report["status"] == "failed"
+    assert [error["code"] for error in report["errors"]] == ["unknown_upload"]
+    assert env.keys() == sorted([KEY, REPORT_KEY])
+
+
+def test_the_uploads_table_ends_with_the_report_status_and_counts_and_no_lease(
+    env: Harness,
+) -> None:
+    env.upload(csv_bytes([["A1", "2024-03-01T10:00:00Z", "x"], ["B#", "2024-03-01", "y"]]))
+    assert env.ledger()["status"] == "pending"
+
+    ingest_once(env)
+
+    upload = env.ledger()
+    report = env.report()
+    assert upload["status"] == report["status"] == "partial"
+    assert upload["finished_at"] == report["finished_at"]
+    assert [upload[name] for name in ("rows", "written", "rejected", "duplicates")] == [2, 1, 1, 0]
+    assert "lease_owner" not in upload and "lease_until" not in upload
 
 
 # --------------------------------------------------------------------------- report, rejects

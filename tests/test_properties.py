@@ -370,3 +370,57 @@ def test_rows_sort_by_sort_key_in_time_order(cases):
     keys = [contract.sort_key("MRN-1", contract.normalise_date_time(text)) for _m, text in cases]
     by_key = [moment for _key, moment in sorted(zip(keys, (m for m, _t in cases), strict=True))]
     assert by_key == sorted(moment for moment, _text in cases)
+
+
+# Pieces of hostile CSV: line endings of every kind, quotes, bad UTF-8, multi-byte text.
+csv_pieces = st.sampled_from(
+    [
+        b"M1,2024-03-01T10:00:00Z,a",
+        b"M2,2024-03-01T10:00:00+01:00,\xc3\xa9t\xc3\xa9",
+        b'M3,2024-03-01T10:00:00Z,"quoted\r\nvalue"',
+        b"M4,2024-02-30T10:00:00Z,bad date",
+        b"M#5,2024-03-01T10:00:00Z,bad mrn",
+        b"M6,2024-03-01T10:00:00Z,\xff\xfe",
+        b"M7,only two",
+        b'M8,2024-03-01T10:00:00Z,"unclosed',
+        b"\r\n",
+        b"\n",
+        b"\r",
+        b",",
+        b'"',
+        b"",
+    ]
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(csv_pieces, max_size=30), st.booleans(), st.sampled_from([5, 64, 1 << 16]), st.data()
+)
+def test_resuming_at_any_record_boundary_gives_the_same_verdicts(pieces, bom, block, data):
+    """What a continuation run relies on: reading on from `position()` with `Resume` (a
+    Range read of the file from that byte) yields exactly the verdicts a whole read does,
+    whatever the size of the blocks the file is read in."""
+    saved, validate._BUFFER_BYTES = validate._BUFFER_BYTES, block
+    try:
+        _check_resuming(pieces, bom, data)
+    finally:
+        validate._BUFFER_BYTES = saved
+
+
+def _check_resuming(pieces, bom, data):
+    header = b"medical_record_number,date_time,note\r\n"
+    body = (b"\xef\xbb\xbf" if bom else b"") + header + b"".join(pieces)
+    whole = validate.CsvValidation(io.BytesIO(body))
+    verdicts = []
+    positions = [whole.position()]
+    for verdict in whole.rows():
+        verdicts.append(verdict)
+        positions.append(whole.position())
+    stop = data.draw(st.integers(0, len(verdicts)))
+    offset, line = positions[stop]
+    resumed = validate.CsvValidation(
+        io.BytesIO(body[offset:]), resume=validate.Resume(whole.header, offset, line)
+    )
+    assert list(resumed.rows()) == verdicts[stop:]
+    assert whole.header_end == positions[0][0]

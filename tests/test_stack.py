@@ -28,6 +28,7 @@ RETAINED = {
     "UploadsBucket": "AWS::S3::Bucket",
     "RecordsTable": "AWS::DynamoDB::Table",
     "ProvidersTable": "AWS::DynamoDB::Table",
+    "UploadsTable": "AWS::DynamoDB::Table",
 }
 
 
@@ -170,7 +171,7 @@ def test_destroy_deletes_the_stack_and_keeps_the_data(clients, deployed: dict[st
     assert describe_stack(clients.cfn, STACK) is None
     for bucket in ("UploadsBucket", "AccessLogsBucket"):
         clients.s3.head_bucket(Bucket=deployed[bucket])
-    for table in ("RecordsTable", "ProvidersTable"):
+    for table in ("RecordsTable", "ProvidersTable", "UploadsTable"):
         clients.dynamodb.describe_table(TableName=deployed[table])
     assert clients.sqs.list_queues().get("QueueUrls", []) == []
 

@@ -69,56 +69,119 @@ Row = tuple[int, list[str], str | None, str | None, tuple[Problem, ...]]
 _VALID: tuple[Problem, ...] = ()
 
 
-class _CountingReader(io.RawIOBase):
-    """A raw stream over any binary file object that counts the bytes read, for progress."""
+_BOM = codecs.BOM_UTF8
 
-    def __init__(self, source: IO[bytes]) -> None:
+
+class _ByteLines:
+    """The lines of a binary stream, decoded, split as a text file with newline="" splits
+    them (at CR, LF or CRLF), and able to say at which byte of the file the next line starts.
+
+    A record's byte offset is what lets a later run resume the file where an earlier one
+    stopped (an S3 Range read) instead of parsing it again from the start. Whole blocks are
+    decoded at once, cut after their last LF, so a CRLF or a UTF-8 sequence is never split;
+    bad bytes decode to lone surrogates that encode back to the same bytes.
+    """
+
+    def __init__(self, source: IO[bytes], start: int = 0) -> None:
         self._source = source
+        self._block_start = start  # file offset of the first byte of the current block
+        self._block = ""
+        self._block_size = 0  # its size in bytes
+        self._lines = io.StringIO()
         self.bytes_read = 0
+        self._first = start == 0
 
-    def readable(self) -> bool:
-        return True
+    def __iter__(self) -> Iterator[str]:
+        pending = b""
+        while True:
+            data = self._source.read(_BUFFER_BYTES)
+            self.bytes_read += len(data)
+            if data:
+                pending += data
+                cut = pending.rfind(b"\n") + 1
+                if cut == 0:
+                    continue  # a line longer than the block: read on (the parser caps a field)
+            else:
+                cut = len(pending)
+                if cut == 0:
+                    return
+            block, pending = pending[:cut], pending[cut:]
+            self._block_start += self._block_size
+            if self._first:
+                self._first = False
+                if block.startswith(_BOM):
+                    block = block[len(_BOM) :]
+                    self._block_start += len(_BOM)
+            self._block_size = len(block)
+            self._block = block.decode("utf-8", "ingestcli.count_bad_bytes")
+            self._lines = io.StringIO(self._block, newline="")
+            yield from self._lines
+            if not data:
+                return
 
-    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
-        data = self._source.read(len(buffer))
-        size = len(data)
-        buffer[:size] = data
-        self.bytes_read += size
-        return size
+    @property
+    def offset(self) -> int:
+        """The file offset of the first byte not yet handed to the parser."""
+        consumed = self._block[: self._lines.tell()]
+        return self._block_start + len(consumed.encode("utf-8", "surrogateescape"))
+
+
+class Resume(NamedTuple):
+    """Where a later run picks a file up: its header, and the byte offset and line number
+    of the record to start from (a stream that begins at that byte)."""
+
+    header: Header
+    offset: int
+    line: int
 
 
 class CsvValidation:
     """Verdicts for one CSV file object, binary (read as UTF-8) or text.
 
     Creating it reads the header and raises ContractViolation if the header is unfit;
-    `rows()` then yields one Row per record.
+    `rows()` then yields one Row per record. With `resume`, the stream starts at a record
+    boundary that an earlier `position()` gave, and the header is the one given.
     """
 
-    def __init__(self, stream: IO[bytes] | IO[str], zone: tzinfo | None = None) -> None:
+    def __init__(
+        self,
+        stream: IO[bytes] | IO[str],
+        zone: tzinfo | None = None,
+        *,
+        resume: Resume | None = None,
+    ) -> None:
         csv.field_size_limit(MAX_FIELD_CHARS)
         self._zone = zone
-        self._counter: _CountingReader | None = None
+        self._byte_lines: _ByteLines | None = None
         self._bad_bytes_before = _bad_bytes_seen
         if isinstance(stream, io.TextIOBase):
             text: Iterable[str] = _without_bom(stream)
             self._bad_bytes_before = -1  # decoded elsewhere: scan every row for escaped bytes
         else:
-            self._counter = _CountingReader(stream)  # type: ignore[arg-type]
-            text = io.TextIOWrapper(
-                io.BufferedReader(self._counter, _BUFFER_BYTES),
-                encoding="utf-8-sig",
-                errors="ingestcli.count_bad_bytes",
-                newline="",
-            )
-        self._lines = text
-        self._reader = csv.reader(text, strict=True)
-        self.header_line = 1
-        self.header = self._read_header()
+            self._byte_lines = _ByteLines(stream, resume.offset if resume else 0)  # type: ignore[arg-type]
+            text = self._byte_lines
+        self._lines = iter(text)
+        self._reader = csv.reader(self._lines, strict=True)
+        if resume is None:
+            self._line_base = 0
+            self.header_line = 1
+            self.header = self._read_header()
+        else:
+            self._line_base = resume.line - 1
+            self.header_line = 0
+            self.header = resume.header
+        self.header_end = self._byte_lines.offset if self._byte_lines else None
 
     @property
     def bytes_read(self) -> int | None:
         """Bytes consumed so far, for a binary stream."""
-        return self._counter.bytes_read if self._counter else None
+        return self._byte_lines.bytes_read if self._byte_lines else None
+
+    def position(self) -> tuple[int, int]:
+        """(byte offset, line number) of the record after the last one yielded: where a
+        later run resumes with `Resume`. Binary streams only."""
+        assert self._byte_lines is not None, "positions are known for binary streams only"
+        return self._byte_lines.offset, self._line_base + self._reader.line_num + 1
 
     def _read_header(self) -> Header:
         fields: list[str] = []
@@ -157,12 +220,13 @@ class CsvValidation:
         value_budget = header.value_budget
         plain_mrn = MRN_PATTERN.fullmatch
         bad_bytes_before = self._bad_bytes_before
-        last_line = reader.line_num
+        base = self._line_base
+        last_line = base + reader.line_num
         while True:
             try:
                 for fields in reader:
                     line = last_line + 1
-                    last_line = reader.line_num
+                    last_line = base + reader.line_num
                     if not fields:
                         continue
                     if len(fields) != width:
@@ -190,7 +254,7 @@ class CsvValidation:
                 return
             except csv.Error as exc:
                 line = last_line + 1
-                last_line = reader.line_num
+                last_line = base + reader.line_num
                 yield _refused(line, [], _malformed(exc, line, last_line))
                 if "field larger than field limit" in str(exc):
                     # The parser gave up inside the field and cannot tell whether the lines

@@ -116,6 +116,11 @@ class ItemWriter:
         with contextlib.suppress(WriteFailed):  # the error already raised is the one to see
             self.close()
 
+    @property
+    def failed(self) -> bool:
+        """Whether some item put may not have been written."""
+        return self._failure is not None
+
     def put(self, item: Item) -> None:
         """Add an item; blocks while its thread's queue is full, so memory stays bounded."""
         if self._closed:

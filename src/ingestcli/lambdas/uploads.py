@@ -95,7 +95,10 @@ class Progress:
     """What is known of an upload so far; saved as its checkpoint between invocations."""
 
     started_at: str
-    next_line: int = 0  # records that start before this line are done
+    next_offset: int = 0  # the byte the next run reads on from (0: none has stopped yet)
+    next_line: int = 0  # the line its record starts at
+    size: int = 0  # bytes in the file
+    header_end: int = 0  # bytes of the file up to the end of its header record
     rows: int = 0
     written: int = 0
     rejected: int = 0
