@@ -88,6 +88,8 @@ def client(session: boto3.Session, service: str, target: AwsTarget) -> BaseClien
         connect_timeout=CONNECT_TIMEOUT_SECONDS,
         read_timeout=READ_TIMEOUT_SECONDS,
         retries={"mode": "standard", "total_max_attempts": MAX_ATTEMPTS},
+        # SigV4 for S3 always: a presigned SigV2 URL would not bind its signed headers.
+        signature_version="s3v4" if service == "s3" else None,
     )
     try:
         return session.client(

@@ -22,7 +22,7 @@ import logging
 import os
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -80,8 +80,8 @@ class Settings:
     margin_ms: int = 60_000  # stop and continue in another run when less time is left
 
     @classmethod
-    def from_environment(cls) -> Settings:
-        environment = os.environ
+    def from_environment(cls, environment: Mapping[str, str] = os.environ) -> Settings:
+        """From the function's environment variables (the template sets them)."""
         return cls(
             bucket=environment["UPLOADS_BUCKET"],
             records_table=environment["RECORDS_TABLE"],

@@ -1,0 +1,190 @@
+"""The local stack: the whole pipeline on one machine, on loopback, in memory.
+
+moto in server mode stands in for AWS, and the bundled template is deployed into it by
+the same code as `ingest deploy`. What moto's CloudFormation does not do, this module does
+itself, here and nowhere else:
+
+- moto does not apply the bucket's NotificationConfiguration from a template: the S3 →
+  SQS notification is put through the API, which moto's server does deliver;
+- moto runs no Lambda code without Docker: the API handler (`lambdas/api.py`) is served
+  over HTTP on 127.0.0.1 by `local_api.ApiServer`, and the ingest handler
+  (`lambdas/ingest.py`) is called by `local_worker.QueueWorker`, which plays the SQS event
+  source mapping. Both are configured from the deployed functions' own environment;
+- moto checks neither presigned URL signatures nor expiry nor `x-amz-checksum-sha256`; the
+  ingest handler recomputes the checksum itself, on AWS as here;
+- moto's CloudFormation skips bucket and queue policies and function URLs (the template
+  keeps them for AWS; `CreateFunctionUrl=false` here).
+
+Everything lives in the moto process's memory and is gone when the stack stops.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+REGION = "us-east-1"
+STACK_NAME = "ingest-local"
+LOCAL_CREDENTIALS = {"aws_access_key_id": "local", "aws_secret_access_key": "local"}
+# Suffix of the uploads the template's notification sends to the queue.
+UPLOAD_SUFFIX = ".csv"
+
+
+@dataclass
+class LocalStack:
+    """A running local stack: moto's process, the API server and the queue worker."""
+
+    endpoint: str
+    api_url: str
+    outputs: dict[str, str]
+    _stops: list[Callable[[], None]] = field(default_factory=list, repr=False)
+
+    def stop(self) -> None:
+        """Stop what start_local_stack started, last started first; nothing else."""
+        while self._stops:
+            stop = self._stops.pop()
+            with contextlib.suppress(Exception):
+                stop()
+
+    def __enter__(self) -> LocalStack:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+
+def session() -> Any:
+    """A boto3 session for the local stack: fixed dummy credentials, one region."""
+    import boto3
+
+    return boto3.Session(region_name=REGION, **LOCAL_CREDENTIALS)
+
+
+def start_local_stack(
+    moto_port: int | None = None,
+    api_port: int = 0,
+    *,
+    on_step: Callable[[str], None] = lambda _step: None,
+    on_event: Callable[[Any], None] = lambda _event: None,
+) -> LocalStack:
+    """Start moto, deploy the template into it, wire what moto skips, serve the API and
+    run the worker. On any failure, what was started is stopped again."""
+    from .local_moto import spawn
+
+    on_step("starting moto on 127.0.0.1")
+    process, endpoint = spawn(moto_port)
+    stack = LocalStack(endpoint, "", {})
+    stack._stops.append(lambda: _terminate(process))
+    try:
+        clients = _Clients(endpoint)
+        on_step("deploying the bundled template")
+        stack.outputs = _deploy(clients, endpoint, on_event)
+        on_step("sending the bucket's upload events to the queue")
+        _notify_queue(clients, stack.outputs)
+        on_step("serving the API handler on 127.0.0.1")
+        stack.api_url = _serve_api(clients, stack, api_port)
+        on_step("running the ingest handler on the queue")
+        _run_worker(clients, stack)
+    except BaseException:
+        stack.stop()
+        raise
+    return stack
+
+
+class _Clients:
+    def __init__(self, endpoint: str) -> None:
+        self._session, self._endpoint, self._made = session(), endpoint, {}
+
+    def __getattr__(self, service: str) -> Any:
+        if service.startswith("_"):
+            raise AttributeError(service)
+        if service not in self._made:
+            name = {"lambda_": "lambda", "cfn": "cloudformation"}.get(service, service)
+            self._made[service] = self._session.client(name, endpoint_url=self._endpoint)
+        return self._made[service]
+
+
+def _terminate(process: Any) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except Exception:
+        process.kill()
+
+
+def _deploy(clients: _Clients, endpoint: str, on_event: Callable[[Any], None]) -> dict[str, str]:
+    from .deploy import DeployExecutor, DeployPlanner
+    from .stack import stack_outputs
+
+    plan = DeployPlanner(clients.cfn, clients.s3, clients.sts).plan(
+        STACK_NAME, {}, endpoint_url=endpoint
+    )
+    executor = DeployExecutor(clients.cfn, clients.s3, poll_seconds=0.2)
+    change_set = executor.prepare(plan)
+    for event in executor.execute(change_set):
+        on_event(event)
+    return stack_outputs(clients.cfn, STACK_NAME)
+
+
+def _notify_queue(clients: _Clients, outputs: dict[str, str]) -> None:
+    """The template's NotificationConfiguration, put through the API."""
+    queue_arn = clients.sqs.get_queue_attributes(
+        QueueUrl=outputs["QueueUrl"], AttributeNames=["QueueArn"]
+    )["Attributes"]["QueueArn"]
+    clients.s3.put_bucket_notification_configuration(
+        Bucket=outputs["UploadsBucket"],
+        NotificationConfiguration={
+            "QueueConfigurations": [
+                {
+                    "QueueArn": queue_arn,
+                    "Events": ["s3:ObjectCreated:*"],
+                    "Filter": {
+                        "Key": {"FilterRules": [{"Name": "suffix", "Value": UPLOAD_SUFFIX}]}
+                    },
+                }
+            ]
+        },
+    )
+
+
+def _function_environment(clients: _Clients, name: str) -> tuple[dict[str, str], dict]:
+    configuration = clients.lambda_.get_function_configuration(FunctionName=name)
+    return dict(configuration.get("Environment", {}).get("Variables", {})), configuration
+
+
+def _serve_api(clients: _Clients, stack: LocalStack, port: int) -> str:
+    from .lambdas.api import Api, Settings
+    from .local_api import ApiServer
+
+    variables, _configuration = _function_environment(clients, stack.outputs["ApiFunction"])
+    settings = Settings.from_environment(variables)
+    api = Api(clients.s3, clients.dynamodb, clients.sts, settings)
+    server = ApiServer(api.handler, port=port)
+    url = server.start()
+    stack._stops.append(server.stop)
+    return url
+
+
+def _run_worker(clients: _Clients, stack: LocalStack) -> None:
+    from .lambdas.ingest import Ingestor, Settings
+    from .local_worker import QueueWorker
+
+    function = stack.outputs["IngestFunction"]
+    variables, configuration = _function_environment(clients, function)
+    settings = Settings.from_environment(variables)
+    ingestor = Ingestor(clients.s3, clients.dynamodb, clients.sqs, settings)
+    mappings = clients.lambda_.list_event_source_mappings(FunctionName=function)
+    batch_size = next(
+        (mapping["BatchSize"] for mapping in mappings.get("EventSourceMappings", [])), 1
+    )
+    worker = QueueWorker(
+        clients.sqs,
+        settings.queue_url,
+        ingestor.handle_batch,
+        batch_size=batch_size,
+        timeout_seconds=configuration.get("Timeout", 300),
+    )
+    worker.start()
+    stack._stops.append(worker.stop)

@@ -1,0 +1,236 @@
+"""The provider registry and upload tokens, on moto's DynamoDB.
+
+The providers table is keyed as infra/cloudformation/ingest.yaml keys it. What matters to a
+user: a token is shown once and only its hash is kept; revoke and rotate take effect at
+once; an unknown or malformed id is an error that names it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+import pytest
+
+from ingestcli.errors import UsageError
+from ingestcli.lambdas import tokens
+from ingestcli.providers import (
+    Provider,
+    ProviderExists,
+    ProviderRegistry,
+    ProviderRevoked,
+    UnknownProvider,
+)
+from test_ingest_lambda import table_keys
+
+PROVIDERS = "ingest-test-providers"
+
+
+def make_table(dynamodb: Any, name: str, logical_id: str) -> str:
+    """A table keyed as the shipped template keys `logical_id`."""
+    dynamodb.create_table(TableName=name, BillingMode="PAY_PER_REQUEST", **table_keys(logical_id))
+    return name
+
+
+@pytest.fixture
+def registry(clients) -> ProviderRegistry:
+    return ProviderRegistry(
+        clients.dynamodb, make_table(clients.dynamodb, PROVIDERS, "ProvidersTable")
+    )
+
+
+def raw_items(clients) -> list[dict[str, Any]]:
+    return clients.dynamodb.scan(TableName=PROVIDERS, ConsistentRead=True)["Items"]
+
+
+# --------------------------------------------------------------------------- tokens
+
+
+def test_a_token_names_its_provider_and_parses_one_way_only() -> None:
+    for provider in ("abc", "a-b-c", "x" * 63, "0-9"):
+        token = tokens.new_token(provider)
+        assert token.startswith(f"ingest.{provider}.")
+        assert tokens.provider_of(token) == provider
+        assert len(token) == len("ingest..") + len(provider) + 43
+
+
+@pytest.mark.parametrize(
+    "token",
+    [
+        "",
+        "ingest.acme",
+        "ingest.acme.",
+        "ingest.acme." + "a" * 42,
+        "ingest.acme." + "a" * 44,
+        "ingest.ACME." + "a" * 43,
+        "ingest.-acme." + "a" * 43,
+        "ingest.acme.b." + "a" * 41,
+        "Ingest.acme." + "a" * 43,
+        "other.acme." + "a" * 43,
+        "ingest.acme." + "a" * 42 + "=",
+        "ingest.acme." + "a" * 42 + "\n",
+        "ingest.acme." + "a" * 42 + "é",
+    ],
+)
+def test_a_malformed_token_names_no_provider(token: str) -> None:
+    assert tokens.provider_of(token) is None
+
+
+def test_tokens_are_random_and_refuse_bad_provider_ids() -> None:
+    assert len({tokens.new_token("acme") for _ in range(100)}) == 100
+    with pytest.raises(ValueError):
+        tokens.new_token("Acme")
+
+
+def test_matches_compares_the_hash_in_constant_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    token = tokens.new_token("acme")
+    stored = hashlib.sha256(token.encode()).hexdigest()
+    assert tokens.token_hash(token) == stored
+    calls = []
+    real = tokens.hmac.compare_digest
+
+    def spy(a: bytes, b: bytes) -> bool:
+        calls.append((a, b))
+        return real(a, b)
+
+    monkeypatch.setattr(tokens.hmac, "compare_digest", spy)
+    assert tokens.matches(token, stored)
+    assert not tokens.matches(token + "x", stored)
+    assert not tokens.matches(token, "")
+    assert not tokens.matches(token, "é" * 64)  # a damaged stored value is no match, no crash
+    assert len(calls) == 4
+
+
+# --------------------------------------------------------------------------- registry
+
+
+def test_add_returns_the_token_once_and_keeps_only_its_hash(registry, clients) -> None:
+    provider, token = registry.add("acme", "America/New_York")
+    assert provider == Provider(
+        "acme", "active", "America/New_York", provider.created_at, provider.created_at
+    )
+    assert provider.created_at.endswith("Z")
+    assert tokens.provider_of(token) == "acme"
+    [item] = raw_items(clients)
+    assert token not in json.dumps(item)
+    assert token.split(".")[-1] not in json.dumps(item)
+    # The ingest Lambda reads these two as plain strings.
+    assert item["status"] == {"S": "active"}
+    assert item["time_zone"] == {"S": "America/New_York"}
+    assert item["token_sha256"] == {"S": hashlib.sha256(token.encode()).hexdigest()}
+    assert set(item) == {
+        "providerId",
+        "status",
+        "time_zone",
+        "token_sha256",
+        "created_at",
+        "updated_at",
+    }
+
+
+def test_a_provider_without_time_zone_has_no_time_zone_attribute(registry, clients) -> None:
+    provider, _ = registry.add("clinic-7")
+    assert provider.time_zone is None
+    assert "time_zone" not in raw_items(clients)[0]
+
+
+def test_add_refuses_an_existing_id_and_keeps_its_token(registry, clients) -> None:
+    _, token = registry.add("acme")
+    before = raw_items(clients)
+    with pytest.raises(ProviderExists, match="'acme' already exists"):
+        registry.add("acme", "Europe/Paris")
+    assert raw_items(clients) == before
+    assert tokens.matches(token, before[0]["token_sha256"]["S"])
+    registry.revoke("acme")
+    with pytest.raises(ProviderExists):
+        registry.add("acme")  # a revoked id is not reissued either
+
+
+BAD_IDS = [
+    "",
+    "ab",
+    "A-clinic",
+    "-acme",
+    "acme-",
+    "ac_me",
+    "ac.me",
+    "ac/me",
+    "x" * 64,
+    "acmé",
+    " acme",
+]
+
+
+def test_bad_ids_are_refused_everywhere(registry, clients) -> None:
+    for provider_id in BAD_IDS:
+        for attempt in (registry.add, registry.revoke, registry.rotate):
+            with pytest.raises(UsageError, match="invalid provider id"):
+                attempt(provider_id)
+    assert raw_items(clients) == []
+
+
+def test_add_refuses_a_time_zone_that_is_not_an_iana_name(registry, clients) -> None:
+    for zone in ("Mars/Olympus_Mons", "EST5EDT,M3.2.0,M11.1.0", "../etc", ""):
+        with pytest.raises(UsageError, match="time zone"):
+            registry.add("acme", zone)
+    assert raw_items(clients) == []
+
+
+def test_list_shows_every_provider_by_id_without_hashes(registry, clients) -> None:
+    names = [f"clinic-{n:02d}" for n in range(7)]
+    for name in reversed(names):
+        registry.add(name)
+    registry.revoke("clinic-03")
+
+    class SmallPages:
+        """Scans return two items a page, so listing must follow LastEvaluatedKey."""
+
+        def __init__(self, real: Any) -> None:
+            self.real, self.pages = real, 0
+
+        def scan(self, **request: Any) -> dict[str, Any]:
+            self.pages += 1
+            return self.real.scan(**request, Limit=2)
+
+    paged = SmallPages(clients.dynamodb)
+    listed = ProviderRegistry(paged, PROVIDERS).list_providers()
+    assert [provider.provider_id for provider in listed] == names
+    assert [provider.status for provider in listed].count("revoked") == 1
+    assert paged.pages >= 4
+    assert all(not hasattr(provider, "token_sha256") for provider in listed)
+
+
+def test_revoke_marks_the_provider_revoked_and_is_idempotent(registry, clients) -> None:
+    registry.add("acme")
+    revoked = registry.revoke("acme")
+    assert revoked.status == "revoked"
+    assert registry.revoke("acme").status == "revoked"
+    assert raw_items(clients)[0]["status"] == {"S": "revoked"}
+
+
+def test_rotate_replaces_the_hash_and_the_old_token_stops(registry, clients) -> None:
+    _, old = registry.add("acme")
+    new = registry.rotate("acme")
+    assert new != old and tokens.provider_of(new) == "acme"
+    stored = raw_items(clients)[0]["token_sha256"]["S"]
+    assert tokens.matches(new, stored)
+    assert not tokens.matches(old, stored)
+    assert new not in json.dumps(raw_items(clients))
+
+
+def test_unknown_providers_are_named_and_nothing_is_created(registry, clients) -> None:
+    with pytest.raises(UnknownProvider, match="no provider 'ghost'"):
+        registry.revoke("ghost")
+    with pytest.raises(UnknownProvider, match="no provider 'ghost'"):
+        registry.rotate("ghost")
+    assert raw_items(clients) == []
+
+
+def test_a_revoked_provider_gets_no_new_token(registry, clients) -> None:
+    registry.add("acme")
+    registry.revoke("acme")
+    before = raw_items(clients)
+    with pytest.raises(ProviderRevoked, match="'acme' is revoked"):
+        registry.rotate("acme")
+    assert raw_items(clients) == before
