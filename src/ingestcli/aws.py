@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 CONNECT_TIMEOUT_SECONDS = 10
 READ_TIMEOUT_SECONDS = 60
 MAX_ATTEMPTS = 5  # in all: the first call and up to four retries, with backoff
+LOCAL_CREDENTIALS = {"aws_access_key_id": "local", "aws_secret_access_key": "local"}
 
 _DENIED = {
     "403",  # what S3 answers a HEAD request it refuses: no body, so no other code
@@ -73,10 +74,23 @@ def session(target: AwsTarget) -> boto3.Session:
     import boto3
     from botocore.exceptions import ProfileNotFound
 
+    if _local_without_credentials(target):
+        # moto ignores credentials, but boto3 will not sign without some.
+        return boto3.Session(region_name=target.region, **LOCAL_CREDENTIALS)
     try:
         return boto3.Session(profile_name=target.aws_profile, region_name=target.region)
     except ProfileNotFound as error:
         raise explain(error) from error
+
+
+def _local_without_credentials(target: AwsTarget) -> bool:
+    """A loopback endpoint (the local stack) with no AWS profile or keys in the environment."""
+    from urllib.parse import urlsplit
+
+    if not target.endpoint_url or target.aws_profile or os.environ.get("AWS_ACCESS_KEY_ID"):
+        return False
+    host = urlsplit(target.endpoint_url).hostname or ""
+    return host in ("127.0.0.1", "localhost", "::1")
 
 
 def client(session: boto3.Session, service: str, target: AwsTarget) -> BaseClient:

@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from . import __version__, cli_providers, cli_stack
+from . import __version__, cli_local, cli_providers, cli_stack, cli_uploads
 from .cli_common import OutputFormat, reports_errors, time_zone
 from .errors import EXIT_OK, EXIT_PROBLEMS
 
@@ -20,6 +20,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # help texts hold literal [env: ...] brackets, not markup
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
@@ -79,9 +80,18 @@ def validate(
     raise typer.Exit(EXIT_OK if summary.ok else EXIT_PROBLEMS)
 
 
-for command in (cli_stack.deploy, cli_stack.destroy, cli_stack.status, cli_providers.presign):
+for command in (
+    cli_uploads.upload,
+    cli_uploads.uploads,
+    cli_uploads.report,
+    cli_stack.deploy,
+    cli_stack.destroy,
+    cli_stack.status,
+    cli_providers.presign,
+):
     app.command()(command)
 app.add_typer(cli_providers.provider_app)
+app.add_typer(cli_local.local_app)
 
 
 def main() -> None:

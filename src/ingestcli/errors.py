@@ -41,3 +41,13 @@ class AwsError(IngestError):
 
 class DeployError(IngestError):
     """A deploy or destroy that failed, with the reasons CloudFormation gave."""
+
+
+class NotFound(IngestError):
+    """What was asked for does not exist (yet): a report of an unknown or unfinished upload."""
+
+
+class AuthError(IngestError):
+    """The upload API refused the token: missing, wrong, revoked, or not allowed to do this."""
+
+    exit_code = EXIT_USAGE

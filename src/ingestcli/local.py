@@ -27,7 +27,6 @@ from typing import Any
 
 REGION = "us-east-1"
 STACK_NAME = "ingest-local"
-LOCAL_CREDENTIALS = {"aws_access_key_id": "local", "aws_secret_access_key": "local"}
 # Suffix of the uploads the template's notification sends to the queue.
 UPLOAD_SUFFIX = ".csv"
 
@@ -58,6 +57,8 @@ class LocalStack:
 def session() -> Any:
     """A boto3 session for the local stack: fixed dummy credentials, one region."""
     import boto3
+
+    from .aws import LOCAL_CREDENTIALS
 
     return boto3.Session(region_name=REGION, **LOCAL_CREDENTIALS)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
@@ -13,12 +14,12 @@ def _plural(count: int, noun: str) -> str:
     return f"{count:,} {noun}{'' if count == 1 else 's'}"
 
 
-def render_summary(summary: Summary, name: str) -> None:
+def render_summary(summary: Summary, name: str, console: Console = stdout) -> None:
     """A one-line verdict, the first problems as a table, then the counts."""
     name = escape(name)
     if summary.header_error:
         problem = summary.header_error
-        stdout.print(
+        console.print(
             f"[bold red]✘ refused:[/] {name}: {escape(problem.message)} [dim]({problem.code})[/]"
         )
         return
@@ -28,7 +29,7 @@ def render_summary(summary: Summary, name: str) -> None:
     else:
         verdict = "[bold red]✘ invalid:[/]"
         detail = f"{_plural(summary.invalid, 'row')} of {summary.rows:,} cannot be accepted"
-    stdout.print(f"{verdict} {name}: {detail}")
+    console.print(f"{verdict} {name}: {detail}")
     if summary.errors:
         table = Table("Line", "Column", "Code", "Problem", header_style="bold")
         for problem in summary.errors:
@@ -38,8 +39,8 @@ def render_summary(summary: Summary, name: str) -> None:
                 problem.code,
                 escape(problem.message),
             )
-        stdout.print(table)
+        console.print(table)
     counts = f"{_plural(summary.rows, 'row')}: {summary.valid:,} valid, {summary.invalid:,} invalid"
     if summary.errors_truncated:
         counts += f" (first {_plural(len(summary.errors), 'problem')} shown)"
-    stdout.print(counts)
+    console.print(counts)

@@ -29,7 +29,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from . import tokens
-from .ledger import COUNTS, UploadLedger
+from .ledger import UploadLedger, upload_summary
 from .uploads import UPLOAD_ID, parse_upload_key
 
 logger = logging.getLogger("ingest.api")
@@ -278,7 +278,7 @@ class Api:
         text = query.get("limit", str(DEFAULT_LIMIT))
         if not re.fullmatch(r"[0-9]{1,3}", text) or not 1 <= int(text) <= MAX_LIMIT:
             raise ApiError(400, "invalid_limit", f"limit must be a number from 1 to {MAX_LIMIT}")
-        uploads = [_summary(item) for item in self.ledger.recent(provider, int(text))]
+        uploads = [upload_summary(item) for item in self.ledger.recent(provider, int(text))]
         return _response(200, {"uploads": uploads})
 
     def _status(self, provider: str, upload_id: str, line: dict[str, Any]) -> dict:
@@ -313,20 +313,6 @@ def _headers_to_send(url: str, put_headers: dict[str, str]) -> dict[str, str]:
     if "x-amz-tagging" not in signed and "x-amz-tagging" not in query:
         raise RuntimeError("the presigned URL lost the upload tag")
     return {name: value for name, value in put_headers.items() if name in signed}
-
-
-def _summary(item: dict[str, Any]) -> dict[str, Any]:
-    finished = all(name in item for name in COUNTS)
-    return {
-        "upload_id": item.get("uploadId"),
-        "key": item.get("key"),
-        "filename": item.get("filename"),
-        "size": item.get("size"),
-        "status": item.get("status"),
-        "created_at": item.get("created_at"),
-        "finished_at": item.get("finished_at"),
-        "counts": {name: item[name] for name in COUNTS} if finished else None,
-    }
 
 
 def _json_body(event: dict[str, Any]) -> dict[str, Any]:

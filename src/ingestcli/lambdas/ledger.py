@@ -157,3 +157,18 @@ class UploadLedger:
             item.pop("lease_owner", None)
             item.pop("lease_until", None)
         return found
+
+
+def upload_summary(item: dict[str, Any]) -> dict[str, Any]:
+    """An upload as the API and `ingest uploads` show it: counts once it has finished."""
+    finished = all(name in item for name in COUNTS)
+    return {
+        "upload_id": item.get("uploadId"),
+        "key": item.get("key"),
+        "filename": item.get("filename"),
+        "size": item.get("size"),
+        "status": item.get("status"),
+        "created_at": item.get("created_at"),
+        "finished_at": item.get("finished_at"),
+        "counts": {name: item[name] for name in COUNTS} if finished else None,
+    }
