@@ -1,4 +1,5 @@
-# make demo: install into .venv and show the tool at work; make test: the whole test suite.
+# make demo: install into .venv and run the whole pipeline on this machine (`ingest demo`);
+# make test: the whole test suite.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -22,7 +23,7 @@ $(IAC)/checkov: pyproject.toml
 	@touch $@
 
 demo: $(BIN)/ingest
-	$(BIN)/ingest validate examples/clinic-visits.csv
+	$(BIN)/ingest demo
 
 lint: $(BIN)/ingest $(IAC)/checkov
 	$(BIN)/ruff check .
@@ -36,6 +37,8 @@ test: lint
 bench: $(BIN)/ingest
 	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
 	$(BIN)/python benchmarks/validate_bench.py
+	$(BIN)/python benchmarks/ingest_bench.py
+	$(BIN)/python benchmarks/query_bench.py
 
 clean:
 	rm -rf $(VENV) .venv-iac .pytest_cache .ruff_cache .hypothesis

@@ -17,20 +17,22 @@ import hashlib
 import http.server
 import json
 import os
-import resource
+import re
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
+from ingestcli.lambdas.ledger import UploadLedger
 from ingestcli.local_moto import spawn
 from validate_bench import generate
 
 BUCKET = "bench-uploads"
-RECORDS, PROVIDERS = "bench-records", "bench-providers"
+RECORDS, PROVIDERS, UPLOADS = "bench-records", "bench-providers", "bench-uploads"
 PROVIDER = "bench-clinic"
 
 
@@ -51,11 +53,8 @@ def _clients(endpoint: str):
 
 
 def _table(dynamodb, name: str) -> None:
-    keys = (
-        [("providerId", "HASH"), ("sortKey", "RANGE")]
-        if name == RECORDS
-        else [("providerId", "HASH")]
-    )
+    sort_key = {RECORDS: [("sortKey", "RANGE")], UPLOADS: [("uploadId", "RANGE")]}
+    keys = [("providerId", "HASH"), *sort_key.get(name, [])]
     dynamodb.create_table(
         TableName=name,
         KeySchema=[{"AttributeName": a, "KeyType": k} for a, k in keys],
@@ -67,7 +66,7 @@ def _table(dynamodb, name: str) -> None:
 def _setup(endpoint: str) -> str:
     clients, _ = _clients(endpoint)
     clients["s3"].create_bucket(Bucket=BUCKET)
-    for name in (RECORDS, PROVIDERS):
+    for name in (RECORDS, PROVIDERS, UPLOADS):
         _table(clients["dynamodb"], name)
     clients["dynamodb"].put_item(
         TableName=PROVIDERS, Item={"providerId": {"S": PROVIDER}, "status": {"S": "active"}}
@@ -77,11 +76,15 @@ def _setup(endpoint: str) -> str:
 
 def _upload(endpoint: str, path: Path, upload_id: str) -> str:
     clients, _ = _clients(endpoint)
-    body = path.read_bytes()
     key = f"{PROVIDER}/uploads/2026/11/25/{upload_id}.csv"
-    clients["s3"].put_object(
-        Bucket=BUCKET, Key=key, Body=body, Metadata={"sha256": hashlib.sha256(body).hexdigest()}
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    UploadLedger(clients["dynamodb"], UPLOADS).register(
+        PROVIDER, upload_id, key=key, sha256=digest.hexdigest()
     )
+    clients["s3"].upload_file(str(path), BUCKET, key)
     return key
 
 
@@ -116,17 +119,25 @@ def _baseline(endpoint: str, path: Path) -> tuple[int, float]:
 
 
 class _DynamoSink(http.server.BaseHTTPRequestHandler):
-    """Answers DynamoDB's JSON protocol on loopback and keeps nothing: for the memory runs,
-    where a million items in moto would measure moto, not the handler."""
+    """Answers BatchWriteItem on loopback and keeps nothing, for the memory runs, where a
+    million items in moto would measure moto, not the handler; passes every other call
+    (providers, the upload's lease) on to moto."""
+
+    moto_endpoint = ""
 
     def do_POST(self) -> None:
-        self.rfile.read(int(self.headers["Content-Length"]))
+        request = self.rfile.read(int(self.headers["Content-Length"]))
         target = self.headers.get("X-Amz-Target", "")
-        if target.endswith("GetItem"):
-            answer = {"Item": {"providerId": {"S": PROVIDER}, "status": {"S": "active"}}}
+        if target.endswith("BatchWriteItem"):
+            body = json.dumps({"UnprocessedItems": {}}).encode()
         else:
-            answer = {"UnprocessedItems": {}}
-        body = json.dumps(answer).encode()
+            forwarded = urllib.request.Request(
+                self.moto_endpoint,
+                data=request,
+                headers={name: value for name, value in self.headers.items()},
+            )
+            with urllib.request.urlopen(forwarded) as answer:
+                body = answer.read()
         self.send_response(200)
         self.send_header("Content-Type", "application/x-amz-json-1.0")
         self.send_header("Content-Length", str(len(body)))
@@ -137,7 +148,8 @@ class _DynamoSink(http.server.BaseHTTPRequestHandler):
         pass
 
 
-def _start_sink() -> tuple[http.server.ThreadingHTTPServer, str]:
+def _start_sink(moto_endpoint: str) -> tuple[http.server.ThreadingHTTPServer, str]:
+    _DynamoSink.moto_endpoint = moto_endpoint
     sink = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _DynamoSink)
     threading.Thread(target=sink.serve_forever, daemon=True).start()
     return sink, f"http://127.0.0.1:{sink.server_address[1]}"
@@ -152,7 +164,7 @@ def _handler_run(
     clients, _ = _clients(endpoint)
     if dynamodb_endpoint != endpoint:
         clients["dynamodb"] = _clients(dynamodb_endpoint)[0]["dynamodb"]
-    settings = Settings(BUCKET, RECORDS, PROVIDERS, queue_url, writers=writers)
+    settings = Settings(BUCKET, RECORDS, PROVIDERS, UPLOADS, queue_url, writers=writers)
     ingestor = Ingestor(clients["s3"], clients["dynamodb"], clients["sqs"], settings)
     ref = parse_upload_key(BUCKET, key)
     started = time.perf_counter()
@@ -160,7 +172,10 @@ def _handler_run(
     seconds = time.perf_counter() - started
     report_key = ref.report_key
     report = json.load(clients["s3"].get_object(Bucket=BUCKET, Key=report_key)["Body"])
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    # This process's own high-water mark: ru_maxrss of a child started with vfork counts the
+    # parent's peak too (Linux keeps the old memory map's mark across exec).
+    status_text = Path("/proc/self/status").read_text()
+    peak_mb = int(re.search(r"VmHWM:\s+(\d+)", status_text)[1]) / 1024
     return {"status": status, "written": report["written"], "seconds": seconds, "peak_mb": peak_mb}
 
 
@@ -187,7 +202,7 @@ def main() -> None:
         print(json.dumps(_handler_run(endpoint, queue_url, key, int(writers), dynamodb_endpoint)))
         return
     server, endpoint = spawn()
-    sink, sink_endpoint = _start_sink()
+    sink, sink_endpoint = _start_sink(endpoint)
     try:
         queue_url = _setup(endpoint)
         with tempfile.TemporaryDirectory(prefix="ingest-bench-") as folder:

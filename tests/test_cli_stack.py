@@ -129,9 +129,26 @@ def test_wrong_deploy_options_end_in_one_line(operator, arguments: list[str], me
 def test_no_credentials_is_one_clear_line(
     operator, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
+    """An AWS profile without keys: boto3 finds no credentials (the instance metadata lookup
+    is switched off so nothing leaves loopback)."""
     for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
         monkeypatch.delenv(name)
+    config = tmp_path / "aws-config"
+    config.write_text("[profile empty]\nregion = us-east-1\n")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(config))
+    monkeypatch.setenv("AWS_PROFILE", "empty")
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
     result = operator("status", "--stack-name", "ops-nocreds")
     assert result.exit_code == 1
     assert "credentials" in result.stderr
     assert "Traceback" not in result.output
+
+
+def test_a_loopback_endpoint_without_credentials_signs_with_dummy_ones(
+    operator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        monkeypatch.delenv(name)
+    result = operator("status", "--stack-name", "ops-nocreds")
+    assert result.exit_code == 1
+    assert result.stderr == "error: stack ops-nocreds does not exist: run ingest deploy\n"

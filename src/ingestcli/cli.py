@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from . import __version__, cli_local, cli_providers, cli_stack, cli_uploads
+from . import __version__, cli_local, cli_providers, cli_query, cli_stack, cli_uploads
 from .cli_common import OutputFormat, reports_errors, time_zone
 from .errors import EXIT_OK, EXIT_PROBLEMS
 
@@ -81,8 +81,10 @@ def validate(
 
 
 for command in (
+    cli_local.demo,
     cli_uploads.upload,
     cli_uploads.uploads,
+    cli_query.query,
     cli_uploads.report,
     cli_stack.deploy,
     cli_stack.destroy,

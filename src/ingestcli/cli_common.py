@@ -85,11 +85,9 @@ def clients_for(settings, *services: str) -> list:
 
 
 def confirm(question: str) -> bool:
-    import click
-
     try:
         return typer.confirm(question, default=False, err=True)
-    except click.exceptions.Abort:  # no answer on standard input
+    except typer.Abort:  # no answer on standard input
         return False
 
 

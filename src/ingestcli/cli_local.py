@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from .cli_common import FormatOption, OutputFormat, reports_errors
-from .local_run import DEFAULT_API_PORT, DEFAULT_MOTO_PORT
+from .local import DEFAULT_API_PORT, DEFAULT_MOTO_PORT
 
 local_app = typer.Typer(
     name="local",
@@ -114,3 +114,11 @@ def status(output_format: FormatOption = OutputFormat.text) -> None:
     )
     if state.log:
         output.stdout.print(f"Log: {state.log}")
+
+
+@reports_errors
+def demo() -> None:
+    """Run the whole pipeline once on this machine: onboard, validate, upload, report, query."""
+    from .demo import run_demo
+
+    run_demo()

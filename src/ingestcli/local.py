@@ -25,8 +25,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from .errors import UsageError
+
 REGION = "us-east-1"
 STACK_NAME = "ingest-local"
+DEFAULT_MOTO_PORT = 4566
+DEFAULT_API_PORT = 4567
 # Suffix of the uploads the template's notification sends to the queue.
 UPLOAD_SUFFIX = ".csv"
 
@@ -72,8 +76,12 @@ def start_local_stack(
 ) -> LocalStack:
     """Start moto, deploy the template into it, wire what moto skips, serve the API and
     run the worker. On any failure, what was started is stopped again."""
+    import importlib.util
+
     from .local_moto import spawn
 
+    if importlib.util.find_spec("moto") is None:
+        raise UsageError("the local stack needs moto: pip install 'ingest[local]'")
     on_step("starting moto on 127.0.0.1")
     process, endpoint = spawn(moto_port)
     stack = LocalStack(endpoint, "", {})

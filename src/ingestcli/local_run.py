@@ -19,11 +19,16 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from .errors import IngestError, UsageError
-from .local import REGION, STACK_NAME, LocalStack, start_local_stack
+from .local import (
+    DEFAULT_API_PORT,
+    DEFAULT_MOTO_PORT,
+    REGION,
+    STACK_NAME,
+    LocalStack,
+    start_local_stack,
+)
 
 LOCAL_PROFILE = "local"
-DEFAULT_MOTO_PORT = 4566
-DEFAULT_API_PORT = 4567
 START_TIMEOUT_SECONDS = 120
 
 

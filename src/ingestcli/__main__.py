@@ -1,0 +1,5 @@
+"""`python -m ingestcli`: the same as the `ingest` command."""
+
+from .cli import main
+
+main()

@@ -1,0 +1,208 @@
+"""The local stack end to end, driven as a user drives it: `ingest` subprocesses against
+`ingest local up --detach`, real HTTP on loopback, and `ingest demo` itself.
+
+Every subprocess gets its own XDG folders (so the `local` profile and state file are the
+test's) and no AWS credentials, as on a fresh machine.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import boto3
+import pytest
+
+from ingestcli.lambdas.tokens import new_token, token_hash
+
+INGEST = [sys.executable, "-m", "ingestcli"]
+Run = Callable[..., subprocess.CompletedProcess]
+
+GOOD_FILE = (
+    "medical_record_number,date_time,note\n"
+    "P-1,2024-03-01T10:00:00Z,first\n"
+    "P-1,2024-03-01T23:30:00-05:00,late\n"
+    "P-12,2024-03-02T10:00:00Z,another patient\n"
+    "P#3,2024-03-02T10:00:00Z,bad MRN\n"
+)
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("home")
+
+
+@pytest.fixture(scope="module")
+def run(home: Path) -> Run:
+    environment = {
+        name: value
+        for name, value in os.environ.items()
+        if not name.startswith(("AWS_", "INGEST_"))
+    }
+    environment |= {
+        "XDG_CONFIG_HOME": str(home / "config"),
+        "XDG_STATE_HOME": str(home / "state"),
+        "COLUMNS": "200",
+        "NO_COLOR": "1",
+        "AWS_CONFIG_FILE": str(home / "missing"),
+        "AWS_SHARED_CREDENTIALS_FILE": str(home / "missing"),
+    }
+
+    def run(*arguments: str, env: dict[str, str] | None = None, timeout: float = 120):
+        return subprocess.run(
+            [*INGEST, *arguments],
+            capture_output=True,
+            text=True,
+            env=environment | (env or {}),
+            timeout=timeout,
+            cwd=home,
+        )
+
+    return run
+
+
+@pytest.fixture(scope="module")
+def stack(run: Run) -> Iterator[dict]:
+    started = run("local", "up", "--detach", "--port", "0", "--api-port", "0")
+    assert started.returncode == 0, started.stderr
+    status = run("local", "status", "--format", "json")
+    document = json.loads(status.stdout)
+    assert document["running"] and document["endpoint_answers"] and document["api_answers"]
+    yield document
+    run("local", "down")
+
+
+def test_provider_upload_query_report_through_the_local_stack(
+    run: Run, stack: dict, home: Path
+) -> None:
+    added = run("provider", "add", "acme", "--profile", "local", "--format", "json")
+    assert added.returncode == 0, added.stderr
+    token = json.loads(added.stdout)["token"]
+    (home / "visits.csv").write_text(GOOD_FILE)
+    provider = {"INGEST_TOKEN": token, "INGEST_PROFILE": "local"}
+
+    refused = run("upload", "visits.csv", env=provider)
+    assert refused.returncode == 1
+    assert "--allow-invalid" in refused.stderr
+
+    sent = run("upload", "visits.csv", "--allow-invalid", "--format", "json", env=provider)
+    assert sent.returncode == 1, sent.stderr  # a row was rejected
+    report = json.loads(sent.stdout)
+    assert report["key"].startswith("acme/uploads/")
+    assert (report["status"], report["rows"], report["written"], report["rejected"]) == (
+        "partial",
+        4,
+        3,
+        1,
+    )
+
+    found = run("query", "--provider", "acme", "--mrn", "P-1", "--format", "json", env=provider)
+    assert found.returncode == 0, found.stderr
+    records = json.loads(found.stdout)
+    assert [record["date_time"] for record in records] == [
+        "2024-03-01T10:00:00.000000Z",
+        "2024-03-02T04:30:00.000000Z",
+    ]
+    assert {record["upload_id"] for record in records} == {report["upload_id"]}
+
+    support = run(
+        "report", report["upload_id"], "--provider", "acme", "--format", "json", env=provider
+    )
+    assert support.returncode == 0, support.stderr
+    assert json.loads(support.stdout) == report
+
+    listed = run("uploads", "--format", "json", env=provider)
+    assert listed.returncode == 0, listed.stderr
+    assert [upload["upload_id"] for upload in json.loads(listed.stdout)] == [report["upload_id"]]
+
+
+def test_a_poison_file_ends_in_the_dead_letter_queue_and_status_shows_it(
+    run: Run, stack: dict, home: Path
+) -> None:
+    # A provider whose stored time zone is broken: every attempt at its files fails.
+    dynamodb = boto3.client(
+        "dynamodb",
+        endpoint_url=stack["endpoint"],
+        region_name="us-east-1",
+        aws_access_key_id="local",
+        aws_secret_access_key="local",
+    )
+    profile = (home / "config" / "ingest" / "config.toml").read_text()
+    table = next(
+        line.split('"')[1] for line in profile.splitlines() if line.startswith("ProvidersTable")
+    )
+    token = new_token("poison")
+    dynamodb.put_item(
+        TableName=table,
+        Item={
+            "providerId": {"S": "poison"},
+            "status": {"S": "active"},
+            "time_zone": {"S": "Not/A_Zone"},
+            "token_sha256": {"S": token_hash(token)},
+        },
+    )
+    (home / "poison.csv").write_text("medical_record_number,date_time\nP1,2024-03-01T10:00:00Z\n")
+    provider = {"INGEST_TOKEN": token, "INGEST_PROFILE": "local"}
+
+    sent = run("upload", "poison.csv", "--format", "json", env=provider)
+
+    assert sent.returncode == 1
+    report = json.loads(sent.stdout)
+    assert report["status"] == "failed"
+    assert report["errors"][0]["code"] == "processing_failed"
+    status = run("status", "--profile", "local", "--format", "json")
+    queues = {queue["name"]: queue for queue in json.loads(status.stdout)["queues"]}
+    assert queues["dead-letter queue"]["visible"] == 1
+    text = run("status", "--profile", "local")
+    assert "dead-letter" in text.stdout
+
+
+def test_local_down_stops_every_process_it_started(run: Run, home: Path) -> None:
+    second = run("local", "up", "--detach", "--port", "0", "--api-port", "0")
+    assert second.returncode == 2  # the module's stack already runs
+    assert "ingest local down" in second.stderr
+
+    state = json.loads(run("local", "status", "--format", "json").stdout)
+    pid = state["pid"]
+    stopped = run("local", "down")
+
+    assert stopped.returncode == 0, stopped.stderr
+    assert not _alive(pid)
+    assert not _answers(state["endpoint"] + "/moto-api/")
+    assert not _answers(state["api_url"])
+    assert json.loads(run("local", "status", "--format", "json").stdout) == {"running": False}
+    children = subprocess.run(["pgrep", "-g", str(pid)], capture_output=True, text=True)
+    assert children.stdout.strip() == ""  # nothing left in the stack's process group
+
+
+def test_the_demo_runs_end_to_end(run: Run) -> None:
+    started = time.monotonic()
+    demo = run("demo", timeout=120)
+    assert demo.returncode == 0, demo.stdout + demo.stderr
+    assert "22 written, 2 rejected" in demo.stdout
+    assert "4 records" in demo.stdout
+    assert time.monotonic() - started < 60  # the issue asks < 30 s unloaded
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def _answers(url: str) -> bool:
+    try:
+        urllib.request.urlopen(url, timeout=2).close()
+    except urllib.error.HTTPError:
+        return True
+    except OSError:
+        return False
+    return True
