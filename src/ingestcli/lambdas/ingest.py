@@ -47,8 +47,6 @@ from .uploads import (
 logger = logging.getLogger("ingest")
 logger.setLevel(logging.INFO)
 TIME_CHECK_EVERY_ROWS = 500
-# A lease outlives the run that took it by this much, for clocks that disagree a little.
-LEASE_GRACE_MS = 30_000
 
 
 def log(event: str, **fields: Any) -> None:
@@ -78,6 +76,7 @@ class Settings:
     writers: int = 4
     max_receive_count: int = 5
     margin_ms: int = 60_000  # stop and continue in another run when less time is left
+    lease_grace_ms: int = 30_000  # a lease outlives its run by this much, for clock skew
 
     @classmethod
     def from_environment(cls, environment: Mapping[str, str] = os.environ) -> Settings:
@@ -91,6 +90,7 @@ class Settings:
             writers=int(environment.get("WRITER_THREADS", "4")),
             max_receive_count=int(environment.get("MAX_RECEIVE_COUNT", "5")),
             margin_ms=int(environment.get("CONTINUE_MARGIN_MS", "60000")),
+            lease_grace_ms=int(environment.get("LEASE_GRACE_MS", "30000")),
         )
 
 
@@ -144,7 +144,7 @@ class Ingestor:
             log("already_ingested", upload_id=ref.upload_id, provider=ref.provider)
             return "done"
         owner, now = uuid.uuid4().hex, _epoch_ms()
-        until = now + context.get_remaining_time_in_millis() + LEASE_GRACE_MS
+        until = now + context.get_remaining_time_in_millis() + self.settings.lease_grace_ms
         if not self.ledger.acquire(ref.provider, ref.upload_id, owner, now, until):
             log("upload_busy", upload_id=ref.upload_id, provider=ref.provider)
             return "busy"
