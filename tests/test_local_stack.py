@@ -122,6 +122,56 @@ def test_provider_upload_query_report_through_the_local_stack(
     assert [upload["upload_id"] for upload in json.loads(listed.stdout)] == [report["upload_id"]]
 
 
+def test_an_operator_url_handed_over_out_of_band_uploads_and_is_ingested(
+    run: Run, stack: dict, home: Path
+) -> None:
+    assert run("provider", "add", "globex", "--profile", "local").returncode == 0
+    issued = run(
+        "presign", "--provider", "globex", "--filename", "labs.csv", "--profile", "local",
+        "--format", "json",
+    )  # fmt: skip
+    assert issued.returncode == 0, issued.stderr
+    answer = json.loads(issued.stdout)
+    assert answer["key"].startswith("globex/uploads/")
+    (home / "labs.csv").write_text(GOOD_FILE.replace("P#3", "P-3"))
+
+    sent = run("upload", "labs.csv", "--url", answer["url"])
+
+    assert sent.returncode == 0, sent.stderr
+    assert "uploaded" in sent.stdout
+    for _ in range(100):
+        shown = run(
+            "report", answer["upload_id"], "--provider", "globex", "--profile", "local",
+            "--format", "json",
+        )  # fmt: skip
+        if shown.returncode == 0:
+            break
+        time.sleep(0.2)
+    report = json.loads(shown.stdout)
+    assert (report["status"], report["written"], report["key"]) == (
+        "succeeded",
+        4,
+        answer["key"],
+    )
+
+    # moto does not check signatures, so a URL edited to another key still stores the
+    # object; the pipeline still never ingests a key no URL was issued for.
+    forged_id = answer["upload_id"][:-1] + ("x" if answer["upload_id"][-1] != "x" else "y")
+    assert run("upload", "labs.csv", "--url", answer["url"].replace(
+        answer["upload_id"], forged_id
+    )).returncode == 0  # fmt: skip
+    for _ in range(100):
+        forged = run(
+            "report", forged_id, "--provider", "globex", "--profile", "local", "--format", "json"
+        )
+        if forged.returncode == 0:
+            break
+        time.sleep(0.2)
+    refused = json.loads(forged.stdout)
+    assert (refused["status"], refused["written"]) == ("failed", 0)
+    assert [error["code"] for error in refused["errors"]] == ["unknown_upload"]
+
+
 def test_a_poison_file_ends_in_the_dead_letter_queue_and_status_shows_it(
     run: Run, stack: dict, home: Path
 ) -> None:
