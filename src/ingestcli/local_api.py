@@ -185,11 +185,14 @@ class _RequestHandler(BaseHTTPRequestHandler):
             self.wfile.write(data)
 
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-        """Method, path and status only: query strings, headers and bodies stay out of logs."""
-        logger.info("%s %s %s", self.command, urlsplit(self.path).path, code)
+        """Method, route and status only: a path may carry what a caller misplaced there (a
+        token), so only its first segment is logged; query, headers and body never are."""
+        path = urlsplit(getattr(self, "path", "") or "").path
+        route = "/" + path.lstrip("/").split("/", 1)[0]
+        logger.info("%s %s %s", getattr(self, "command", None) or "-", route, code)
 
     def log_message(self, format: str, *args: Any) -> None:
-        logger.debug("local API: %s", format % args)
+        """The standard library's messages quote the raw request line: not logged."""
 
 
 class _Server(ThreadingHTTPServer):

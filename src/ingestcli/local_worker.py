@@ -4,16 +4,28 @@ moto runs no Lambda code without Docker, so this worker plays the mapping's part
 ingest handler: it long-polls the queue, hands the handler a real SQS event batch with a
 context whose remaining time counts down from the function's timeout, deletes the
 messages the handler did not list in `batchItemFailures`, and leaves the failed ones to
-come back. A message stays invisible for the function's timeout while it is processed, as
-AWS requires of the queue; a failed one is made visible again after `retry_after` seconds
-(AWS waits out the whole visibility timeout; locally that would make a retry take minutes).
-moto's queue applies the redrive policy, so a message received maxReceiveCount times goes
-to the dead-letter queue as on AWS.
+come back. A received message stays invisible for the queue's own visibility timeout, as
+with the event source mapping (the template sets it to 6x the function's timeout, as AWS
+advises): a run that dies holding an upload's lease (function timeout + LEASE_GRACE_MS)
+has lost it by the time its message comes back, so the redelivery can take the upload
+over. The worker reads that timeout when it is made and asks for it on every receive: a
+queue made by moto's CloudFormation does not apply its own (it hands a message out again
+at once).
+
+A failed message is made visible again after `retry_after` seconds (AWS waits out the
+whole visibility timeout; locally that would make a retry take minutes). moto's queue
+applies the redrive policy, so a message received maxReceiveCount times goes to the
+dead-letter queue as on AWS, at the next receive once it is visible again: one that failed
+its last attempt is made visible at once, so it is there by the time its report is read.
+
+`concurrency` threads poll and invoke at once, as Lambda runs up to the mapping's maximum
+concurrency of invocations side by side; the default, 1, handles one message at a time.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import threading
 import time
 from collections.abc import Callable
@@ -65,18 +77,33 @@ class QueueWorker:
         *,
         batch_size: int = 1,
         timeout_seconds: float = 300,
+        visibility_timeout: int | None = None,
         retry_after: int = 1,
         wait_seconds: int = 1,
+        concurrency: int = 1,
     ) -> None:
+        """`visibility_timeout`: seconds a received message stays hidden; None (the default)
+        takes the queue's own setting, as the event source mapping does."""
+        if concurrency < 1:
+            raise ValueError("concurrency must be at least 1")
         self.sqs, self.queue_url, self.handler = sqs, queue_url, handler
         self.batch_size, self.timeout_seconds = batch_size, timeout_seconds
         self.retry_after, self.wait_seconds = retry_after, wait_seconds
-        attributes = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])
-        self.queue_arn = attributes["Attributes"]["QueueArn"]
+        self.concurrency = concurrency
+        attributes = sqs.get_queue_attributes(
+            QueueUrl=queue_url, AttributeNames=["QueueArn", "RedrivePolicy", "VisibilityTimeout"]
+        )["Attributes"]
+        if visibility_timeout is None:
+            visibility_timeout = int(attributes.get("VisibilityTimeout", 30))
+        self.visibility_timeout = visibility_timeout
+        self.queue_arn = attributes["QueueArn"]
         self.region = self.queue_arn.split(":")[3]
+        redrive = json.loads(attributes.get("RedrivePolicy") or "{}")
+        self.max_receives: int | None = int(redrive.get("maxReceiveCount") or 0) or None
         self.batches = self.failures = 0
+        self._counts = threading.Lock()
         self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._threads: list[threading.Thread] = []
 
     def poll_once(self) -> int:
         """One receive and, if it brought messages, one invocation; how many it brought."""
@@ -84,7 +111,7 @@ class QueueWorker:
             QueueUrl=self.queue_url,
             MaxNumberOfMessages=self.batch_size,
             WaitTimeSeconds=self.wait_seconds,
-            VisibilityTimeout=int(self.timeout_seconds),
+            VisibilityTimeout=self.visibility_timeout,
             MessageSystemAttributeNames=["All"],
         ).get("Messages", [])
         if not messages:
@@ -95,8 +122,9 @@ class QueueWorker:
             failed = {item["itemIdentifier"] for item in answer.get("batchItemFailures", [])}
         except Exception:  # the whole invocation failed: every message comes back
             failed = {message["MessageId"] for message in messages}
-        self.batches += 1
-        self.failures += len(failed)
+        with self._counts:
+            self.batches += 1
+            self.failures += len(failed)
         done = [message for message in messages if message["MessageId"] not in failed]
         if done:
             self.sqs.delete_message_batch(
@@ -111,9 +139,14 @@ class QueueWorker:
                 self.sqs.change_message_visibility(
                     QueueUrl=self.queue_url,
                     ReceiptHandle=message["ReceiptHandle"],
-                    VisibilityTimeout=self.retry_after,
+                    VisibilityTimeout=0 if self._spent(message) else self.retry_after,
                 )
         return len(messages)
+
+    def _spent(self, message: dict[str, Any]) -> bool:
+        """Whether the message has had its last receive: the dead-letter queue's next."""
+        receives = int(message.get("Attributes", {}).get("ApproximateReceiveCount", "1"))
+        return self.max_receives is not None and receives >= self.max_receives
 
     def run(self) -> None:
         while not self._stop.is_set():
@@ -123,10 +156,19 @@ class QueueWorker:
                 self._stop.wait(1)
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self.run, name="queue-worker", daemon=True)
-        self._thread.start()
+        """Poll in `concurrency` daemon threads until stop()."""
+        if self._threads:
+            raise RuntimeError("the worker is already running")
+        self._threads = [
+            threading.Thread(target=self.run, name=f"queue-worker-{n}", daemon=True)
+            for n in range(self.concurrency)
+        ]
+        for thread in self._threads:
+            thread.start()
 
     def stop(self) -> None:
+        """Stop polling; an invocation under way is waited for a few seconds at most."""
         self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=self.wait_seconds + 5)
+        deadline = time.monotonic() + self.wait_seconds + 5
+        for thread in self._threads:
+            thread.join(timeout=max(0.0, deadline - time.monotonic()))

@@ -33,6 +33,11 @@ _BUFFER_BYTES = 1 << 16
 # large for an item is refused as item_too_large with the file still in step; past it the
 # parser gives up on the field (field_too_large) and memory stays bounded.
 MAX_FIELD_CHARS = 16 << 20
+# A physical line is held whole before the parser sees it, so its length bounds memory too.
+# One longer than this (not counting its line break) could only be refused, as it holds a
+# field past the parser's limit or far more than an item holds: it is refused unread, and
+# so is the rest of the file, which cannot be told apart from the rest of a quoted field.
+MAX_LINE_BYTES = MAX_FIELD_CHARS + (1 << 20)  # at least _BUFFER_BYTES (see _ByteLines)
 
 # Bytes that are not UTF-8 are decoded to lone surrogates (as "surrogateescape" does) and
 # counted, so rows are scanned for them only once a file has shown any.
@@ -72,14 +77,20 @@ _VALID: tuple[Problem, ...] = ()
 _BOM = codecs.BOM_UTF8
 
 
+class _LineTooLong(csv.Error):
+    """A physical line longer than MAX_LINE_BYTES: neither it nor the rest is parsed."""
+
+
 class _ByteLines:
     """The lines of a binary stream, decoded, split as a text file with newline="" splits
     them (at CR, LF or CRLF), and able to say at which byte of the file the next line starts.
 
     A record's byte offset is what lets a later run resume the file where an earlier one
     stopped (an S3 Range read) instead of parsing it again from the start. Whole blocks are
-    decoded at once, cut after their last LF, so a CRLF or a UTF-8 sequence is never split;
-    bad bytes decode to lone surrogates that encode back to the same bytes.
+    decoded at once, cut after their last line break (an LF, or a CR that the next byte
+    shows is no CRLF), so a CRLF or a UTF-8 sequence is never split; bad bytes decode to
+    lone surrogates that encode back to the same bytes. A line longer than MAX_LINE_BYTES
+    raises _LineTooLong instead of being held whole, whatever sizes the reads return.
     """
 
     def __init__(self, source: IO[bytes], start: int = 0) -> None:
@@ -90,22 +101,38 @@ class _ByteLines:
         self._lines = io.StringIO()
         self.bytes_read = 0
         self._first = start == 0
+        self._after_too_long = b""  # bytes read past the end of a too long line
 
     def __iter__(self) -> Iterator[str]:
-        pending = b""
+        pending = bytearray()  # the bytes of an unfinished line (a final CR perhaps its end)
         while True:
             data = self._source.read(_BUFFER_BYTES)
             self.bytes_read += len(data)
             if data:
+                new = len(pending)
                 pending += data
-                cut = pending.rfind(b"\n") + 1
+                # Only the line begun before these bytes can be too long: any other lies
+                # within them. It ends at the first CR or LF (one just before them included).
+                start = max(new - 1, 0)
+                ends = pending.find(b"\n", start), pending.find(b"\r", start)
+                length = min((at for at in ends if at >= 0), default=len(pending))
+                if length > MAX_LINE_BYTES:
+                    self._after_too_long = bytes(pending[length:])
+                    raise _LineTooLong(f"a line is longer than {MAX_LINE_BYTES} bytes")
+                # Cut after the last LF, or after the last CR that a byte other than LF
+                # follows (only the new bytes, and a CR just before them, can hold either).
+                last_lf = pending.rfind(b"\n", new)
+                last_cr = pending.rfind(b"\r", start, len(pending) - 1)
+                cut = max(last_lf, last_cr) + 1
                 if cut == 0:
-                    continue  # a line longer than the block: read on (the parser caps a field)
+                    continue  # a line longer than the block: read on
             else:
                 cut = len(pending)
                 if cut == 0:
                     return
-            block, pending = pending[:cut], pending[cut:]
+            with memoryview(pending) as view:
+                block = bytes(view[:cut])
+            pending = pending[cut:]  # not del: that would keep a long line's memory
             self._block_start += self._block_size
             if self._first:
                 self._first = False
@@ -114,6 +141,7 @@ class _ByteLines:
                     self._block_start += len(_BOM)
             self._block_size = len(block)
             self._block = block.decode("utf-8", "ingestcli.count_bad_bytes")
+            del block  # a long line is held as text from here on, not twice
             self._lines = io.StringIO(self._block, newline="")
             yield from self._lines
             if not data:
@@ -124,6 +152,27 @@ class _ByteLines:
         """The file offset of the first byte not yet handed to the parser."""
         consumed = self._block[: self._lines.tell()]
         return self._block_start + len(consumed.encode("utf-8", "surrogateescape"))
+
+    def count_lines_after_too_long(self) -> int:
+        """After _LineTooLong: read the rest of the stream, a block at a time, and count the
+        lines that start after the end of the too long one."""
+        breaks = 0  # line ends, the too long line's own included
+        after_cr = False
+        last = b""
+        data = self._after_too_long
+        while True:
+            if data:
+                breaks += data.count(b"\n") + data.count(b"\r") - data.count(b"\r\n")
+                if after_cr and data.startswith(b"\n"):
+                    breaks -= 1  # a CRLF split between two reads is one line end
+                after_cr, last = data.endswith(b"\r"), data[-1:]
+            data = self._source.read(_BUFFER_BYTES)
+            if not data:
+                break
+            self.bytes_read += len(data)
+        if breaks == 0:
+            return 0
+        return breaks - 1 + (last not in (b"\r", b"\n"))
 
 
 class Resume(NamedTuple):
@@ -252,6 +301,14 @@ class CsvValidation:
                         continue
                     yield line, fields, mrn, date_time, _VALID
                 return
+            except _LineTooLong:
+                line = last_line + 1  # where the record starts; the too long line is next
+                too_long = base + reader.line_num + 1
+                yield _refused(line, [], _line_too_long(line))
+                rest = self._lines_after_too_long()
+                if rest:
+                    yield _refused(too_long + 1, [], _unreadable(too_long + 1, rest, "line"))
+                return
             except csv.Error as exc:
                 line = last_line + 1
                 last_line = base + reader.line_num
@@ -259,10 +316,24 @@ class CsvValidation:
                 if "field larger than field limit" in str(exc):
                     # The parser gave up inside the field and cannot tell whether the lines
                     # that follow are more of it or rows: refuse them rather than guess.
-                    rest = sum(1 for _ in self._lines)
+                    rest = self._count_rest()
                     if rest:
                         yield _refused(last_line + 1, [], _unreadable(last_line + 1, rest))
                     return
+
+    def _count_rest(self) -> int:
+        """The lines not yet read, counted without parsing them (a too long one included)."""
+        count = 0
+        try:
+            for _ in self._lines:
+                count += 1
+        except _LineTooLong:
+            count += 1 + self._lines_after_too_long()
+        return count
+
+    def _lines_after_too_long(self) -> int:
+        assert self._byte_lines is not None  # _LineTooLong comes from binary streams only
+        return self._byte_lines.count_lines_after_too_long()
 
 
 def _without_bom(lines: Iterable[str]) -> Iterator[str]:
@@ -327,14 +398,25 @@ def _too_large(line: int) -> Problem:
     )
 
 
-def _unreadable(line: int, count: int) -> Problem:
+def _unreadable(line: int, count: int, what: str = "field") -> Problem:
+    limit = (MAX_FIELD_CHARS if what == "field" else MAX_LINE_BYTES) >> 20
     return Problem(
         line,
         None,
         "rest_unreadable",
-        f"lines {line}-{line + count - 1} were not read: after a field of more than "
-        f"{MAX_FIELD_CHARS >> 20} MB the rows that follow cannot be told apart; fix that field "
+        f"lines {line}-{line + count - 1} were not read: after a {what} of more than "
+        f"{limit} MB the rows that follow cannot be told apart; fix that {what} "
         "and upload the file again",
+    )
+
+
+def _line_too_long(line: int) -> Problem:
+    return Problem(
+        line,
+        None,
+        "field_too_large",
+        f"a line is longer than {MAX_LINE_BYTES >> 20} MB, far more than one database item "
+        f"can hold ({MAX_ITEM_BYTES // 1024} KB)",
     )
 
 

@@ -167,6 +167,9 @@ class Ingestor:
     ) -> str:
         if self.checkpoints.exists(ref.bucket, ref.report_key):  # a run died after its report
             document = json.loads(self._s3_bytes(ref.report_key))
+            leftover = self.checkpoints.load(ref)
+            if leftover is not None:  # it died before removing its checkpoint files
+                self.checkpoints.clear(ref, leftover)
             self.ledger.finish(ref.provider, ref.upload_id, run.owner, document)
             return "done"
         run.progress = self.checkpoints.load(ref)
