@@ -7,6 +7,7 @@ bars are drawn only when stderr is a terminal, so pipes and CI logs stay clean.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
@@ -21,8 +22,21 @@ from rich.progress import (
     TransferSpeedColumn,
 )
 
+# Control characters but tab and newline (ESC among them): shown escaped, never obeyed.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
 stdout = Console(highlight=False, soft_wrap=True)
 stderr = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def plural(count: int, noun: str) -> str:
+    return f"{count:,} {noun}{'' if count == 1 else 's'}"
+
+
+def shown(value: object) -> str:
+    """A value fit for a terminal: markup escaped, control characters made visible."""
+    text = _CONTROL.sub(lambda match: f"\\x{ord(match.group()):02x}", str(value))
+    return escape(text)
 
 
 def print_json(document: object) -> None:

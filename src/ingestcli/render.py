@@ -6,12 +6,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from .output import stdout
+from .output import plural, stdout
 from .validate import Summary
-
-
-def _plural(count: int, noun: str) -> str:
-    return f"{count:,} {noun}{'' if count == 1 else 's'}"
 
 
 def render_summary(summary: Summary, name: str, console: Console = stdout) -> None:
@@ -28,7 +24,7 @@ def render_summary(summary: Summary, name: str, console: Console = stdout) -> No
         detail = "every row is valid" if summary.rows else "a header and no data rows"
     else:
         verdict = "[bold red]✘ invalid:[/]"
-        detail = f"{_plural(summary.invalid, 'row')} of {summary.rows:,} cannot be accepted"
+        detail = f"{plural(summary.invalid, 'row')} of {summary.rows:,} cannot be accepted"
     console.print(f"{verdict} {name}: {detail}")
     if summary.errors:
         table = Table("Line", "Column", "Code", "Problem", header_style="bold")
@@ -40,7 +36,7 @@ def render_summary(summary: Summary, name: str, console: Console = stdout) -> No
                 escape(problem.message),
             )
         console.print(table)
-    counts = f"{_plural(summary.rows, 'row')}: {summary.valid:,} valid, {summary.invalid:,} invalid"
+    counts = f"{plural(summary.rows, 'row')}: {summary.valid:,} valid, {summary.invalid:,} invalid"
     if summary.errors_truncated:
-        counts += f" (first {_plural(len(summary.errors), 'problem')} shown)"
+        counts += f" (first {plural(len(summary.errors), 'problem')} shown)"
     console.print(counts)

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from rich.table import Table
 
-from .output import stdout
+from .output import plural, stdout
 from .providers import Provider
 
 
@@ -25,4 +25,4 @@ def render_providers(providers: Sequence[Provider]) -> None:
             provider.updated_at,
         )
     stdout.print(table)
-    stdout.print(f"{len(providers)} provider{'s' if len(providers) != 1 else ''}")
+    stdout.print(plural(len(providers), "provider"))

@@ -21,28 +21,16 @@ import textwrap
 from collections.abc import Iterable
 from typing import Any, TextIO
 
-from rich.markup import escape
 from rich.table import Table
 
 from .contract import DATE_TIME_COLUMN, MRN_COLUMN
-from .output import stdout
+from .output import plural, shown, stdout
 
 LEADING_COLUMNS = (MRN_COLUMN, DATE_TIME_COLUMN, "date_time_original")
 TRAILING_COLUMNS = ("upload_id", "source_line", "ingested_at")
 _FRAME = frozenset(LEADING_COLUMNS + TRAILING_COLUMNS)
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?", re.ASCII)
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-
-
-def _plural(count: int, noun: str) -> str:
-    return f"{count:,} {noun}{'' if count == 1 else 's'}"
-
-
-def _shown(value: object) -> str:
-    """A value fit for a terminal: markup escaped, control characters made visible."""
-    text = _CONTROL.sub(lambda match: f"\\x{ord(match.group()):02x}", str(value))
-    return escape(text)
 
 
 def _own_columns(records: Iterable[dict[str, Any]]) -> list[str]:
@@ -69,14 +57,14 @@ def render_records_table(records: Iterable[dict[str, Any]], *, limit: int | None
     table.add_column("date_time (UTC)", no_wrap=True)
     table.add_column("as sent", overflow="fold")
     for name in own:
-        table.add_column(_shown(name), overflow="fold")
+        table.add_column(shown(name), overflow="fold")
     table.add_column("upload", overflow="fold")
     for record in found:
         cells = [record.get(DATE_TIME_COLUMN, ""), record.get("date_time_original", "")]
         cells += [record.get(name, "") for name in own]
-        table.add_row(*map(_shown, cells), _shown(record.get("upload_id", "")))
+        table.add_row(*map(shown, cells), shown(record.get("upload_id", "")))
     stdout.print(table)
-    count = _plural(len(found), "record")
+    count = plural(len(found), "record")
     if limit is not None and len(found) >= limit:
         count += " (--limit reached: there may be more)"
     stdout.print(count)

@@ -7,18 +7,15 @@ sequence in a file name cannot rewrite the screen.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from typing import Any
 
 from rich.filesize import decimal
-from rich.markup import escape
 from rich.table import Table
 
-from .output import byte_progress, stdout
+from .output import byte_progress, plural, shown, stdout
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 _STATUS = {
     "succeeded": "[bold green]✔ succeeded[/]",
     "partial": "[bold yellow]⚠ partial[/]",
@@ -33,17 +30,8 @@ _ADVICE = {
 _COUNTS = ("rows", "written", "rejected", "duplicates")
 
 
-def _shown(value: object) -> str:
-    text = _CONTROL.sub(lambda match: f"\\x{ord(match.group()):02x}", str(value))
-    return escape(text)
-
-
-def _plural(count: int, noun: str) -> str:
-    return f"{count:,} {noun}{'' if count == 1 else 's'}"
-
-
 def _status(status: object) -> str:
-    return _STATUS.get(str(status), _shown(status))
+    return _STATUS.get(str(status), shown(status))
 
 
 def _number(value: object) -> str:
@@ -55,31 +43,31 @@ def upload_progress(
 ) -> AbstractContextManager[Callable[[int], None] | None]:
     """A bar for the PUT (bytes, speed, time left) on stderr when it is a terminal, else None;
     the callback takes the bytes sent so far."""
-    return byte_progress(f"Uploading {_shown(filename)}", size, min_bytes=1 << 20)
+    return byte_progress(f"Uploading {shown(filename)}", size, min_bytes=1 << 20)
 
 
 def render_upload_result(result: dict[str, Any]) -> None:
     """What was sent and where it went; how to follow it when there is an upload id."""
     size = decimal(result["size"]) if isinstance(result.get("size"), int) else "?"
-    name = _shown(result.get("filename") or result.get("object") or "the file")
+    name = shown(result.get("filename") or result.get("object") or "the file")
     if "upload_id" not in result:
         stdout.print(f"[bold green]✔ uploaded:[/] {name} ({size})")
         return
-    upload_id = _shown(result["upload_id"])
+    upload_id = shown(result["upload_id"])
     stdout.print(f"[bold green]✔ uploaded:[/] {name} ({size}) as upload [bold]{upload_id}[/]")
     stdout.print("Its report is ready once the file is ingested: [bold]ingest uploads[/] lists it.")
 
 
 def render_report(report: dict[str, Any], *, max_errors: int = 20) -> None:
     """The verdict, the counts, the first problems as a table, and what to do next."""
-    upload_id = _shown(report.get("upload_id", ""))
+    upload_id = shown(report.get("upload_id", ""))
     status = report.get("status", "")
     stdout.print(f"Upload [bold]{upload_id}[/]: {_status(status)}")
     if status in ("pending", "processing"):
         stdout.print("It has no report yet: check again with [bold]ingest uploads[/].")
         return
     rows, written, rejected, duplicates = (int(report.get(name) or 0) for name in _COUNTS)
-    line = f"{_plural(rows, 'row')}: {written:,} written, {rejected:,} rejected"
+    line = f"{plural(rows, 'row')}: {written:,} written, {rejected:,} rejected"
     if duplicates:
         line += f", {duplicates:,} replaced by a later row with the same key"
     stdout.print(line)
@@ -88,14 +76,14 @@ def render_report(report: dict[str, Any], *, max_errors: int = 20) -> None:
         table = Table("Line", "Column", "Code", "Problem", header_style="bold")
         for problem in errors[:max_errors]:
             table.add_row(
-                _shown(problem.get("line", "")),
-                _shown(problem.get("column") or ""),
-                _shown(problem.get("code", "")),
-                _shown(problem.get("message", "")),
+                shown(problem.get("line", "")),
+                shown(problem.get("column") or ""),
+                shown(problem.get("code", "")),
+                shown(problem.get("message", "")),
             )
         stdout.print(table)
         if len(errors) > max_errors:
-            stdout.print(f"first {max_errors:,} of {_plural(len(errors), 'problem')} shown")
+            stdout.print(f"first {max_errors:,} of {plural(len(errors), 'problem')} shown")
     if status in _ADVICE:
         stdout.print(_ADVICE[status])
 
@@ -115,11 +103,11 @@ def render_uploads(uploads: list[dict[str, Any]]) -> None:
     for upload in uploads:
         counts = upload.get("counts") or upload  # lambdas/api.py nests them; flat works too
         table.add_row(
-            _shown(upload.get("upload_id", "")),
+            shown(upload.get("upload_id", "")),
             _status(upload.get("status", "")),
             _number(counts.get("rows")),
             _number(counts.get("rejected")),
-            _shown(upload.get("filename", "")),
+            shown(upload.get("filename", "")),
         )
     stdout.print(table)
-    stdout.print(_plural(len(uploads), "upload"))
+    stdout.print(plural(len(uploads), "upload"))
