@@ -27,8 +27,8 @@ import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from ingestcli.lambdas.ledger import UploadLedger
-from ingestcli.local_moto import spawn
+from ingestcli.core.ledger import UploadLedger
+from ingestcli.local.moto_server import spawn
 from validate_bench import generate
 
 BUCKET = "bench-uploads"
@@ -90,8 +90,8 @@ def _upload(endpoint: str, path: Path, upload_id: str) -> str:
 
 def _prebuilt_items(path: Path) -> list[dict[str, str]]:
     """The items the handler writes, built before the clock starts, one per distinct key."""
-    from ingestcli.contract import to_item
-    from ingestcli.validate import CsvValidation
+    from ingestcli.core.contract import to_item
+    from ingestcli.core.validate import CsvValidation
 
     items: dict[str, dict[str, str]] = {}
     with path.open("rb") as handle:
@@ -158,8 +158,8 @@ def _start_sink(moto_endpoint: str) -> tuple[http.server.ThreadingHTTPServer, st
 def _handler_run(
     endpoint: str, queue_url: str, key: str, writers: int, dynamodb_endpoint: str
 ) -> dict:
-    from ingestcli.lambdas.ingest import Ingestor, Settings
-    from ingestcli.lambdas.uploads import parse_upload_key
+    from ingestcli.core.layout import parse_upload_key
+    from ingestcli.lambdas.ingest.ingestor import Ingestor, Settings
 
     clients, _ = _clients(endpoint)
     if dynamodb_endpoint != endpoint:

@@ -4,7 +4,7 @@
     python benchmarks/query_bench.py --mrns 20 --per-mrn 500 --subcommands validate query
     python benchmarks/query_bench.py --startup-only --subcommands validate query
 
-A moto server runs in a process of its own on 127.0.0.1 (`ingestcli.local_moto`). One
+A moto server runs in a process of its own on 127.0.0.1 (`ingestcli.local.moto_server`). One
 provider's partition is loaded with MRNs x records-per-MRN items, plus a second provider's
 copy of the same MRNs. Then, for one MRN, in alternating rounds:
 
@@ -31,9 +31,9 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from ingestcli.contract import normalise_date_time, parse_header, to_item
-from ingestcli.local_moto import free_port, spawn
-from ingestcli.query import records
+from ingestcli.core.contract import normalise_date_time, parse_header, to_item
+from ingestcli.local.moto_server import free_port, spawn
+from ingestcli.services.support import records
 
 TABLE = "bench-records"
 PROVIDER, OTHER_PROVIDER = "bench-clinic", "other-clinic"

@@ -23,7 +23,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from ingestcli.local_moto import apply_fixes
+from ingestcli.local.moto_server import apply_fixes
 
 REGION = "us-east-1"
 STACK = "ingest-test"
@@ -81,7 +81,7 @@ class Deployment:
 @pytest.fixture
 def deploy(clients: Clients) -> Callable[..., Deployment]:
     """Run `ingest deploy`'s core against moto the way cli.py does, a dry run included."""
-    from ingestcli.deploy import DeployExecutor, DeployPlanner
+    from ingestcli.deploy.planner import DeployExecutor, DeployPlanner
 
     def run(
         parameters: dict[str, str] | None = None,
@@ -103,7 +103,7 @@ def deploy(clients: Clients) -> Callable[..., Deployment]:
 @pytest.fixture
 def deployed(deploy: Callable[..., Deployment], clients: Clients) -> dict[str, str]:
     """A freshly deployed stack's outputs."""
-    from ingestcli.stack import stack_outputs
+    from ingestcli.deploy.stack import stack_outputs
 
     deploy()
     return stack_outputs(clients.cfn, STACK)
@@ -188,7 +188,7 @@ def _column_values(text: str) -> Iterator[tuple[str, str]]:
 
 def phi_values() -> dict[str, PhiValue]:
     """Each MRN and date_time value of the CSV test files, and each date_time as stored."""
-    from ingestcli.contract import normalise_date_time
+    from ingestcli.core.contract import normalise_date_time
 
     found: dict[str, PhiValue] = {}
     for source, text in _csv_files():

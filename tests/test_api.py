@@ -21,11 +21,11 @@ from urllib.parse import parse_qsl, quote, urlsplit, urlunsplit
 import boto3
 import pytest
 
-from ingestcli.lambdas import api as api_module
-from ingestcli.lambdas.api import MAX_UPLOAD_BYTES, Api, Settings, safe_filename
-from ingestcli.lambdas.ledger import UploadLedger
-from ingestcli.lambdas.uploads import parse_upload_key
-from ingestcli.providers import ProviderRegistry
+from ingestcli.core.layout import parse_upload_key
+from ingestcli.core.ledger import UploadLedger
+from ingestcli.lambdas.api import routes as api_module
+from ingestcli.lambdas.api.routes import MAX_UPLOAD_BYTES, Api, Settings, safe_filename
+from ingestcli.services.providers import ProviderRegistry
 from test_providers import make_table
 
 REGION = "us-east-1"

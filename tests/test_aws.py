@@ -13,7 +13,9 @@ from botocore import exceptions as botocore_errors
 from botocore.stub import Stubber
 from moto import mock_aws
 
-from ingestcli.aws import (
+from ingestcli.errors import AwsError, ConfigError
+from ingestcli.services.config import Settings
+from ingestcli.services.session import (
     AwsTarget,
     account_id,
     aws_errors,
@@ -22,8 +24,6 @@ from ingestcli.aws import (
     explain,
     session,
 )
-from ingestcli.config import Settings
-from ingestcli.errors import AwsError, ConfigError
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
@@ -68,7 +68,10 @@ def test_target_from_settings() -> None:
 
 
 def test_importing_the_module_does_not_import_boto3() -> None:
-    code = "import sys, ingestcli.aws; print(sorted(m for m in sys.modules if 'boto' in m))"
+    code = (
+        "import sys, ingestcli.services.session; "
+        "print(sorted(m for m in sys.modules if 'boto' in m))"
+    )
     result = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )

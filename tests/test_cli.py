@@ -12,7 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from ingestcli import __version__
-from ingestcli.cli import app
+from ingestcli.cli.app import app
 
 EXAMPLE = Path(__file__).parents[1] / "examples" / "clinic-visits.csv"
 HEADER = "medical_record_number,date_time,note\n"

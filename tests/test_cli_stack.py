@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from ingestcli.cli import app
-from ingestcli.local_moto import spawn
+from ingestcli.cli.app import app
+from ingestcli.local.moto_server import spawn
 
 
 @pytest.fixture(scope="module")

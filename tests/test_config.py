@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from ingestcli import config
-from ingestcli.config import Settings, config_path, list_profiles, resolve, save_outputs
-from ingestcli.config import save_profile as save
 from ingestcli.errors import ConfigError
+from ingestcli.services import config
+from ingestcli.services.config import Settings, config_path, list_profiles, resolve, save_outputs
+from ingestcli.services.config import save_profile as save
 
 SETTINGS = ("stack_name", "region", "aws_profile", "endpoint_url", "api_url", "token")
 

@@ -11,8 +11,8 @@ import re
 
 import pytest
 
-from ingestcli import contract
-from ingestcli.contract import ContractViolation
+from ingestcli.core import contract
+from ingestcli.core.contract import ContractViolation
 
 NEW_YORK = contract.resolve_time_zone("America/New_York")
 MRN = contract.MRN_COLUMN

@@ -11,7 +11,14 @@ import pytest
 from botocore.stub import Stubber
 
 from conftest import LOCAL_ENDPOINT, REGION, STACK
-from ingestcli.deploy import (
+from ingestcli.deploy.artifact import (
+    EnsureArtifactBucket,
+    Template,
+    UploadArtifact,
+    build_lambda_zip,
+    bundled_template,
+)
+from ingestcli.deploy.planner import (
     ChangeSet,
     CreateChangeSet,
     DeployExecutor,
@@ -19,15 +26,8 @@ from ingestcli.deploy import (
     DeployPlanner,
     parse_parameters,
 )
+from ingestcli.deploy.stack import describe_stack, stack_outputs
 from ingestcli.errors import DeployError
-from ingestcli.packaging import (
-    EnsureArtifactBucket,
-    Template,
-    UploadArtifact,
-    build_lambda_zip,
-    bundled_template,
-)
-from ingestcli.stack import describe_stack, stack_outputs
 
 ACCOUNT = "123456789012"
 BUCKET = f"ingest-artifacts-{ACCOUNT}-{REGION}"

@@ -18,7 +18,7 @@ import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
 from botocore.stub import Stubber
 
-from ingestcli.lambdas.dynamo_writer import BATCH_SIZE, ItemWriter, WriteFailed
+from ingestcli.lambdas.ingest.writer import BATCH_SIZE, ItemWriter, WriteFailed
 
 TABLE = "records"
 SECRET = "MRN-SECRET-4711"  # a value that must never reach a message

@@ -26,9 +26,9 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from ingestcli import validate
-from ingestcli.contract import MRN_PATTERN, ContractViolation
-from ingestcli.validate import CsvValidation, Resume, summarize
+from ingestcli.core import validate
+from ingestcli.core.contract import MRN_PATTERN, ContractViolation
+from ingestcli.core.validate import CsvValidation, Resume, summarize
 from test_ingest_lambda import RECORDS, UPLOAD_ID, Harness, ingest_once, make_harness
 
 FAST = settings(max_examples=300, deadline=None)

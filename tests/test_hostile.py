@@ -29,9 +29,9 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from ingestcli.cli import app
-from ingestcli.contract import sort_key, to_item
-from ingestcli.validate import CsvValidation
+from ingestcli.cli.app import app
+from ingestcli.core.contract import sort_key, to_item
+from ingestcli.core.validate import CsvValidation
 from test_ingest_lambda import (
     Harness,
     assert_counts_add_up,
@@ -59,9 +59,9 @@ RECIPES: dict[str, Any] = recipes.RECIPES
 # a new process) over what it held before it started.
 MEASURE = """
 import json, sys
-import ingestcli.validate
+import ingestcli.core.validate
 from typer.testing import CliRunner
-from ingestcli.cli import app
+from ingestcli.cli.app import app
 
 def status(key):
     with open("/proc/self/status") as lines:

@@ -19,10 +19,10 @@ import pytest
 import urllib3.exceptions
 from botocore.exceptions import ClientError, ResponseStreamingError
 
-from ingestcli.lambdas import ingest as ingest_module
-from ingestcli.lambdas.ledger import UploadLedger
-from ingestcli.lambdas.s3_reading import REOPEN_ATTEMPTS
-from ingestcli.lambdas.uploads import parse_upload_key
+from ingestcli.core.layout import parse_upload_key
+from ingestcli.core.ledger import UploadLedger
+from ingestcli.lambdas.ingest import ingestor as ingest_module
+from ingestcli.lambdas.ingest.s3_reader import REOPEN_ATTEMPTS
 from test_ingest_lambda import (
     BUCKET,
     CHECKPOINTS,

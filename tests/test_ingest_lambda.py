@@ -29,10 +29,10 @@ from typing import Any
 import pytest
 import yaml
 
-from ingestcli.lambdas import ingest as ingest_module
-from ingestcli.lambdas.ingest import Ingestor, Settings
-from ingestcli.lambdas.ledger import UploadLedger
-from ingestcli.lambdas.uploads import parse_upload_key
+from ingestcli.core.layout import parse_upload_key
+from ingestcli.core.ledger import UploadLedger
+from ingestcli.lambdas.ingest import ingestor as ingest_module
+from ingestcli.lambdas.ingest.ingestor import Ingestor, Settings
 
 REGION = "us-east-1"
 BUCKET = "ingest-test-uploads-123456789012-us-east-1"

@@ -29,9 +29,9 @@ from typing import Any
 
 import pytest
 
-from ingestcli.api_client import ApiClient
-from ingestcli.local import WorkerOptions, start_local_stack
-from ingestcli.upload import upload, wait_for_report
+from ingestcli.local.stack import WorkerOptions, start_local_stack
+from ingestcli.services.api_client import ApiClient
+from ingestcli.services.upload import upload, wait_for_report
 from test_ingest_lambda import csv_bytes
 from test_local_faults import Stack
 

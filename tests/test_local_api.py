@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 
 from ingestcli.errors import UsageError
-from ingestcli.local_api import ApiServer
-from ingestcli.local_moto import free_port
+from ingestcli.local.api_server import ApiServer
+from ingestcli.local.moto_server import free_port
 
 TOKEN = "ingest.acme.secret-token-value"
 
@@ -189,7 +189,7 @@ def test_a_stopped_server_no_longer_answers() -> None:
 
 
 def test_logs_name_method_path_and_status_only(caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.DEBUG, logger="ingestcli.local_api")
+    caplog.set_level(logging.DEBUG, logger="ingestcli.local.api_server")
     with ApiServer(Recorder()) as server:
         send(
             f"{server.url}/uploads?mrn=PATIENT-42",

@@ -29,12 +29,12 @@ from typing import Any
 
 import pytest
 
-from ingestcli.api_client import ApiClient
-from ingestcli.lambdas.ledger import FINISHED
-from ingestcli.local import LocalStack, WorkerOptions, session, start_local_stack
-from ingestcli.local_worker import QueueWorker
-from ingestcli.providers import ProviderRegistry
-from ingestcli.upload import upload, wait_for_report
+from ingestcli.core.ledger import FINISHED
+from ingestcli.local.stack import LocalStack, WorkerOptions, session, start_local_stack
+from ingestcli.local.worker import QueueWorker
+from ingestcli.services.api_client import ApiClient
+from ingestcli.services.providers import ProviderRegistry
+from ingestcli.services.upload import upload, wait_for_report
 from test_ingest_faults import BreakingS3, Passthrough, client_error
 from test_ingest_lambda import csv_bytes
 
@@ -330,7 +330,7 @@ def test_dynamodb_throttling_for_seconds_mid_file_loses_and_doubles_nothing(
 
 WORKER_PROCESS = """
 import json, sys
-from ingestcli.local import WorkerOptions, ingest_worker
+from ingestcli.local.stack import WorkerOptions, ingest_worker
 config = json.loads(sys.argv[1])
 options = WorkerOptions(environment=config["environment"], timeout_seconds=config["timeout"])
 ingest_worker(config["endpoint"], config["outputs"], options).run()

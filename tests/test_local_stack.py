@@ -18,8 +18,8 @@ from pathlib import Path
 import boto3
 import pytest
 
-from ingestcli.lambdas.tokens import new_token, token_hash
-from ingestcli.local_run import probe
+from ingestcli.core.tokens import new_token, token_hash
+from ingestcli.local.service import probe
 
 INGEST = [sys.executable, "-m", "ingestcli"]
 Run = Callable[..., subprocess.CompletedProcess]

@@ -12,14 +12,15 @@ from importlib.resources import files
 from io import BytesIO
 from pathlib import Path
 
-from ingestcli.packaging import build_lambda_zip
+from ingestcli.deploy.artifact import build_lambda_zip
 
 PACKAGE = Path(str(files("ingestcli")))
-HANDLERS = sorted(path.name for path in (PACKAGE / "lambdas").glob("*.py"))
-EXPECTED = sorted(
-    [f"ingestcli/{name}" for name in ("__init__.py", "contract.py", "validate.py")]
-    + [f"ingestcli/lambdas/{name}" for name in HANDLERS]
+SHIPPED = sorted(
+    path.relative_to(PACKAGE.parent).as_posix()
+    for folder in ("core", "lambdas")
+    for path in (PACKAGE / folder).rglob("*.py")
 )
+EXPECTED = sorted(["ingestcli/__init__.py", *SHIPPED])
 
 
 def entries(content: bytes) -> list[zipfile.ZipInfo]:
@@ -67,9 +68,7 @@ def test_the_zip_alone_provides_the_handlers_modules(tmp_path: Path) -> None:
     """Imported from the zip, the Lambda modules pull in no CLI code (no typer, no rich)."""
     bundle = tmp_path / "lambda.zip"
     bundle.write_bytes(build_lambda_zip().content)
-    modules = ["ingestcli.contract", "ingestcli.validate"] + [
-        f"ingestcli.lambdas.{name[:-3]}" for name in HANDLERS if name != "__init__.py"
-    ]
+    modules = [name[: -len(".py")].replace("/", ".").removesuffix(".__init__") for name in SHIPPED]
     script = (
         "import importlib, sys\n"
         f"for name in {modules!r}:\n"

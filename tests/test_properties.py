@@ -18,8 +18,8 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from ingestcli import contract, validate
-from ingestcli.contract import ContractViolation
+from ingestcli.core import contract, validate
+from ingestcli.core.contract import ContractViolation
 
 SETTINGS = settings(max_examples=200, deadline=None)
 

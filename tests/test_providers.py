@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 
+from ingestcli.core import tokens
 from ingestcli.errors import UsageError
-from ingestcli.lambdas import tokens
-from ingestcli.providers import (
+from ingestcli.services.providers import (
     Provider,
     ProviderExists,
     ProviderRegistry,

@@ -17,7 +17,14 @@ from typing import Any
 import pytest
 import yaml
 
-from ingestcli.contract import (
+from ingestcli.cli.render.query import (
+    render_records_table,
+    spreadsheet_safe,
+    write_records_csv,
+    write_records_json,
+)
+from ingestcli.cli.render.upload import render_uploads
+from ingestcli.core.contract import (
     DATE_TIME_COLUMN,
     MRN_COLUMN,
     check_mrn,
@@ -25,17 +32,10 @@ from ingestcli.contract import (
     parse_header,
     to_item,
 )
+from ingestcli.core.layout import parse_upload_key
+from ingestcli.core.ledger import UploadLedger
 from ingestcli.errors import EXIT_PROBLEMS, EXIT_USAGE, AwsError, NotFound, UsageError
-from ingestcli.lambdas.ledger import UploadLedger
-from ingestcli.lambdas.uploads import parse_upload_key
-from ingestcli.query import parse_bound, records, report, report_key, uploads
-from ingestcli.render_query import (
-    render_records_table,
-    spreadsheet_safe,
-    write_records_csv,
-    write_records_json,
-)
-from ingestcli.render_upload import render_uploads
+from ingestcli.services.support import parse_bound, records, report, report_key, uploads
 
 RECORDS = "ingest-test-records"
 UPLOADS = "ingest-test-uploads"

@@ -22,11 +22,11 @@ import pytest
 from moto import mock_aws
 
 from conftest import REGION, Clients
-from ingestcli.lambdas.api import UNAUTHORIZED, Api
-from ingestcli.lambdas.ledger import UploadLedger
-from ingestcli.lambdas.uploads import parse_upload_key
-from ingestcli.local_moto import apply_fixes
-from ingestcli.providers import ProviderRegistry
+from ingestcli.core.layout import parse_upload_key
+from ingestcli.core.ledger import UploadLedger
+from ingestcli.lambdas.api.routes import UNAUTHORIZED, Api
+from ingestcli.local.moto_server import apply_fixes
+from ingestcli.services.providers import ProviderRegistry
 from test_api import BUCKET, PROVIDERS, SETTINGS, UPLOADS, RecordingSts, altered, call, declare
 from test_providers import make_table
 

@@ -69,7 +69,7 @@ def test_a_leak_is_caught_and_named_without_its_value(
     caplog.set_level(logging.DEBUG, logger="ingestcli")
     with phi_log_guard.expecting_leaks() as caught:
         logging.getLogger("ingest").info(json.dumps({"event": "row_rejected", "mrn": CORPUS_MRN}))
-        logging.getLogger("ingestcli.local_worker").debug("stored %s", STORED_DATE_TIME)
+        logging.getLogger("ingestcli.local.worker").debug("stored %s", STORED_DATE_TIME)
         try:
             raise ValueError(f"bad date_time {CORPUS_DATE_TIME}")
         except ValueError:
@@ -78,7 +78,7 @@ def test_a_leak_is_caught_and_named_without_its_value(
         logging.getLogger("botocore.endpoint").warning("body %s", CORPUS_MRN)  # not ours
     assert [(leak.logger, leak.level, leak.column) for leak in caught] == [
         ("ingest", "INFO", "medical_record_number"),
-        ("ingestcli.local_worker", "DEBUG", "date_time"),
+        ("ingestcli.local.worker", "DEBUG", "date_time"),
         ("ingest.api", "ERROR", "date_time"),
     ]
     assert caught[0].event == "row_rejected"

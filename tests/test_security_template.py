@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from ingestcli.lambdas.api import session_policy
+from ingestcli.lambdas.api.routes import session_policy
 from test_query import template
 
 ROOT = Path(__file__).parents[1]

@@ -22,10 +22,10 @@ import pytest
 from typer.testing import CliRunner
 
 from conftest import PhiLogGuard
-from ingestcli import config
-from ingestcli.cli import app
-from ingestcli.lambdas.api import Api
-from ingestcli.local_api import ApiServer
+from ingestcli.cli.app import app
+from ingestcli.lambdas.api.routes import Api
+from ingestcli.local.api_server import ApiServer
+from ingestcli.services import config
 from test_api import BUCKET, PROVIDERS, UPLOADS, altered, call, declare
 from test_local_api import send
 from test_providers import make_table
@@ -134,7 +134,7 @@ def test_no_token_reaches_a_log_record_through_the_local_api(clients, logs) -> N
         assert send(query, Authorization=f"Bearer {token}")[0] == 200
         assert send(f"{server.url}/uploads", Authorization=f"Bearer {altered(token)}")[0] == 401
         assert send(query, "POST", token.encode(), Authorization=f"Bearer {token}")[0] == 400
-    assert "ingestcli.local_api" in logger_names(logs)
+    assert "ingestcli.local.api_server" in logger_names(logs)
     assert give_away([token], logged_text(logs)) == []
 
 
@@ -162,7 +162,7 @@ def test_a_token_misplaced_in_the_url_is_not_logged_by_the_local_api(
     with ApiServer(world.api.handler) as server:
         misplaced(server.url, token)
         assert send(f"{server.url}/uploads", Authorization=f"Bearer {token}")[0] == 200
-    assert "ingestcli.local_api" in logger_names(logs)
+    assert "ingestcli.local.api_server" in logger_names(logs)
     assert give_away([token], logged_text(logs)) == []
 
 

@@ -6,8 +6,8 @@ import random
 
 import pytest
 
-from ingestcli.lambdas import seen_keys
-from ingestcli.lambdas.seen_keys import SeenKeys
+from ingestcli.lambdas.ingest import seen_keys
+from ingestcli.lambdas.ingest.seen_keys import SeenKeys
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])

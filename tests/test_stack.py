@@ -10,9 +10,8 @@ import pytest
 from botocore.stub import Stubber
 
 from conftest import REGION, STACK
-from ingestcli.errors import DeployError
-from ingestcli.packaging import bundled_template
-from ingestcli.stack import (
+from ingestcli.deploy.artifact import bundled_template
+from ingestcli.deploy.stack import (
     StackOperationFailed,
     describe_stack,
     destroy,
@@ -21,6 +20,7 @@ from ingestcli.stack import (
     read_status,
     validate_stack_name,
 )
+from ingestcli.errors import DeployError
 
 STACK_ID = f"arn:aws:cloudformation:{REGION}:123456789012:stack/{STACK}/0f00"
 RETAINED = {

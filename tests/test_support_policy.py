@@ -18,10 +18,10 @@ from typing import Any
 
 import pytest
 
+from ingestcli.core.ledger import UploadLedger
+from ingestcli.deploy.stack import stack_outputs
 from ingestcli.errors import NotFound
-from ingestcli.lambdas.ledger import UploadLedger
-from ingestcli.query import records, report, report_key, uploads
-from ingestcli.stack import stack_outputs
+from ingestcli.services.support import records, report, report_key, uploads
 from test_query import item, template
 
 ROOT = Path(__file__).parents[1]

@@ -25,12 +25,12 @@ import boto3
 import pytest
 from botocore.config import Config
 
-from ingestcli.api_client import ApiClient, ApiUnavailable
+from ingestcli.cli.render.upload import render_report, render_uploads
 from ingestcli.errors import EXIT_USAGE, AuthError, IngestError, NotFound, UsageError
-from ingestcli.local_api import ApiServer
-from ingestcli.local_moto import free_port, spawn
-from ingestcli.render_upload import render_report, render_uploads
-from ingestcli.upload import (
+from ingestcli.local.api_server import ApiServer
+from ingestcli.local.moto_server import free_port, spawn
+from ingestcli.services.api_client import ApiClient, ApiUnavailable
+from ingestcli.services.upload import (
     PutFailed,
     UrlExpired,
     WaitTimeout,

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from ingestcli import contract, validate
-from ingestcli.contract import MAX_ITEM_BYTES, ContractViolation
-from ingestcli.validate import MAX_FIELD_CHARS
+from ingestcli.core import contract, validate
+from ingestcli.core.contract import MAX_ITEM_BYTES, ContractViolation
+from ingestcli.core.validate import MAX_FIELD_CHARS
 
 CORPUS = Path(__file__).parent / "corpus"
 EXPECTED = json.loads((CORPUS / "expected.json").read_text(encoding="utf-8"))

@@ -1,5 +1,5 @@
 """`python -m ingestcli`: the same as the `ingest` command."""
 
-from .cli import main
+from ingestcli.cli.app import main
 
 main()

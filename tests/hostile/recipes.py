@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from ingestcli.contract import MAX_ITEM_BYTES, parse_header
+from ingestcli.core.contract import MAX_ITEM_BYTES, parse_header
 
 HEADER = "medical_record_number,date_time,note\n"
 TIME = "2024-03-01T10:00:00Z"

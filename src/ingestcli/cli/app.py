@@ -1,0 +1,116 @@
+"""The `ingest` command line: parse options, call the core, render the result.
+
+Exit codes: 0 success; 1 the work found problems (invalid rows, a refused header) or AWS
+refused; 2 the command cannot be carried out as given (bad option, unreadable file).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from ingestcli import __version__
+from ingestcli.cli import local as cli_local
+from ingestcli.cli import providers as cli_providers
+from ingestcli.cli import query as cli_query
+from ingestcli.cli import stack as cli_stack
+from ingestcli.cli import uploads as cli_uploads
+from ingestcli.cli.options import OutputFormat, reports_errors, time_zone
+from ingestcli.errors import EXIT_OK, EXIT_PROBLEMS
+
+app = typer.Typer(
+    name="ingest",
+    help="Upload patient-record CSV files into a validated, multi-tenant AWS pipeline.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # help texts hold literal [env: ...] brackets, not markup
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(show: bool) -> None:
+    if show:
+        typer.echo(f"ingest {__version__}")
+        raise typer.Exit(EXIT_OK)
+
+
+@app.callback()
+def main_options(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Show the version."),
+    ] = False,
+) -> None:
+    """Upload patient-record CSV files into a validated, multi-tenant AWS pipeline."""
+
+
+@app.command()
+@reports_errors
+def validate(
+    file: Annotated[str, typer.Argument(help="The CSV file to check, or - for standard input.")],
+    output_format: Annotated[
+        OutputFormat, typer.Option("--format", help="text for people, json for scripts.")
+    ] = OutputFormat.text,
+    max_errors: Annotated[
+        int, typer.Option(min=0, help="Show at most this many problems (counts stay complete).")
+    ] = 100,
+    assume_tz: Annotated[
+        str | None,
+        typer.Option(
+            metavar="TZ",
+            help="Read date_time values that have no UTC offset in this IANA time zone, "
+            "such as America/New_York.",
+        ),
+    ] = None,
+) -> None:
+    """Check a CSV file against the contract before it leaves this machine."""
+    from ingestcli.cli.render import output
+    from ingestcli.core.validate import summarize
+    from ingestcli.services import files
+
+    zone = time_zone(assume_tz)
+    name = files.display_name(file)
+    with (
+        files.open_binary(file) as stream,
+        output.byte_progress(f"Checking {name}", files.size_of(file)) as on_progress,
+    ):
+        summary = summarize(stream, zone, max_errors, on_progress)
+    if output_format is OutputFormat.json:
+        output.print_json({"file": name, **summary.as_dict()})
+    else:
+        from ingestcli.cli.render.validate import render_summary
+
+        render_summary(summary, name)
+    raise typer.Exit(EXIT_OK if summary.ok else EXIT_PROBLEMS)
+
+
+for command in (
+    cli_local.demo,
+    cli_uploads.upload,
+    cli_uploads.uploads,
+    cli_query.query,
+    cli_uploads.report,
+    cli_stack.deploy,
+    cli_stack.destroy,
+    cli_stack.status,
+    cli_providers.presign,
+):
+    app.command()(command)
+app.add_typer(cli_providers.provider_app)
+app.add_typer(cli_local.local_app)
+
+
+def main() -> None:
+    """Console-script entry point: no traceback ever reaches the user."""
+    try:
+        app()
+    except Exception as error:  # a bug of ours: say so in one line, without any data
+        from ingestcli.cli.render.output import print_error
+
+        print_error(
+            f"unexpected internal error ({type(error).__name__}); please report it "
+            "with the command you ran"
+        )
+        raise SystemExit(EXIT_PROBLEMS) from None

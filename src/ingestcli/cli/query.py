@@ -1,0 +1,79 @@
+"""`ingest query`: one patient's records, for support staff with read-only AWS credentials."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated
+
+import typer
+
+from ingestcli.cli.options import (
+    EndpointOption,
+    ProfileOption,
+    RegionOption,
+    StackOption,
+    clients_for,
+    reports_errors,
+    settings_for,
+    stack_output,
+)
+
+
+class RecordFormat(StrEnum):
+    table = "table"
+    json = "json"
+    csv = "csv"
+
+
+@reports_errors
+def query(
+    provider: Annotated[str, typer.Option(metavar="ID", help="The provider (its partition).")],
+    mrn: Annotated[str, typer.Option(metavar="MRN", help="The patient's medical record number.")],
+    since: Annotated[
+        str | None,
+        typer.Option(metavar="T", help="From this instant (ISO 8601 with an offset) or date."),
+    ] = None,
+    until: Annotated[
+        str | None,
+        typer.Option(metavar="T", help="Up to this instant or date, inclusive."),
+    ] = None,
+    limit: Annotated[int | None, typer.Option(min=1, help="At most this many records.")] = None,
+    reverse: Annotated[bool, typer.Option("--reverse", help="Newest first.")] = False,
+    output_format: Annotated[
+        RecordFormat, typer.Option("--format", help="table, json (an array) or csv.")
+    ] = RecordFormat.table,
+    profile: ProfileOption = None,
+    stack_name: StackOption = None,
+    region: RegionOption = None,
+    endpoint_url: EndpointOption = None,
+) -> None:
+    """A patient's records, oldest first: one DynamoDB Query on the provider's partition."""
+    from ingestcli.cli.render.query import (
+        render_records_table,
+        write_records_csv,
+        write_records_json,
+    )
+    from ingestcli.services.session import aws_errors
+    from ingestcli.services.support import records
+
+    settings = settings_for(
+        profile, stack_name=stack_name, region=region, endpoint_url=endpoint_url
+    )
+    (dynamodb,) = clients_for(settings, "dynamodb")
+    found = records(
+        dynamodb,
+        stack_output(settings, "RecordsTable"),
+        provider,
+        mrn,
+        since=since,
+        until=until,
+        limit=limit,
+        newest_first=reverse,
+    )
+    with aws_errors():
+        if output_format is RecordFormat.json:
+            write_records_json(found)
+        elif output_format is RecordFormat.csv:
+            write_records_csv(found)
+        else:
+            render_records_table(found, limit=limit)

@@ -1,0 +1,113 @@
+"""Human output of `ingest upload` and `ingest uploads`, as a provider sees it.
+
+Every text the API sends back (file names, messages, column names from the provider's own
+header) is shown with rich markup escaped and control characters made visible, so an ESC
+sequence in a file name cannot rewrite the screen.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from typing import Any
+
+from rich.filesize import decimal
+from rich.table import Table
+
+from ingestcli.cli.render.output import byte_progress, plural, shown, stdout
+
+_STATUS = {
+    "succeeded": "[bold green]✔ succeeded[/]",
+    "partial": "[bold yellow]⚠ partial[/]",
+    "failed": "[bold red]✘ failed[/]",
+    "pending": "[cyan]… pending[/]",
+    "processing": "[cyan]… processing[/]",
+}
+_ADVICE = {
+    "partial": "The rejected rows were not written: fix them and upload those rows again.",
+    "failed": "Nothing was written: fix the file and upload it again.",
+}
+_COUNTS = ("rows", "written", "rejected", "duplicates")
+
+
+def _status(status: object) -> str:
+    return _STATUS.get(str(status), shown(status))
+
+
+def _number(value: object) -> str:
+    return f"{value:,}" if isinstance(value, int) else ""
+
+
+def upload_progress(
+    filename: str, size: int
+) -> AbstractContextManager[Callable[[int], None] | None]:
+    """A bar for the PUT (bytes, speed, time left) on stderr when it is a terminal, else None;
+    the callback takes the bytes sent so far."""
+    return byte_progress(f"Uploading {shown(filename)}", size, min_bytes=1 << 20)
+
+
+def render_upload_result(result: dict[str, Any]) -> None:
+    """What was sent and where it went; how to follow it when there is an upload id."""
+    size = decimal(result["size"]) if isinstance(result.get("size"), int) else "?"
+    name = shown(result.get("filename") or result.get("object") or "the file")
+    if "upload_id" not in result:
+        stdout.print(f"[bold green]✔ uploaded:[/] {name} ({size})")
+        return
+    upload_id = shown(result["upload_id"])
+    stdout.print(f"[bold green]✔ uploaded:[/] {name} ({size}) as upload [bold]{upload_id}[/]")
+    stdout.print("Its report is ready once the file is ingested: [bold]ingest uploads[/] lists it.")
+
+
+def render_report(report: dict[str, Any], *, max_errors: int = 20) -> None:
+    """The verdict, the counts, the first problems as a table, and what to do next."""
+    upload_id = shown(report.get("upload_id", ""))
+    status = report.get("status", "")
+    stdout.print(f"Upload [bold]{upload_id}[/]: {_status(status)}")
+    if status in ("pending", "processing"):
+        stdout.print("It has no report yet: check again with [bold]ingest uploads[/].")
+        return
+    rows, written, rejected, duplicates = (int(report.get(name) or 0) for name in _COUNTS)
+    line = f"{plural(rows, 'row')}: {written:,} written, {rejected:,} rejected"
+    if duplicates:
+        line += f", {duplicates:,} replaced by a later row with the same key"
+    stdout.print(line)
+    errors = [problem for problem in report.get("errors") or [] if isinstance(problem, dict)]
+    if errors and max_errors > 0:
+        table = Table("Line", "Column", "Code", "Problem", header_style="bold")
+        for problem in errors[:max_errors]:
+            table.add_row(
+                shown(problem.get("line", "")),
+                shown(problem.get("column") or ""),
+                shown(problem.get("code", "")),
+                shown(problem.get("message", "")),
+            )
+        stdout.print(table)
+        if len(errors) > max_errors:
+            stdout.print(f"first {max_errors:,} of {plural(len(errors), 'problem')} shown")
+    if status in _ADVICE:
+        stdout.print(_ADVICE[status])
+
+
+def render_uploads(uploads: list[dict[str, Any]]) -> None:
+    """One row per upload, newest first, with its counts once finished. Kept to what fits
+    80 columns (the API's upload ids start with their UTC time); JSON output has the rest."""
+    if not uploads:
+        stdout.print("no uploads yet")
+        return
+    table = Table(header_style="bold", box=None, padding=(0, 2, 0, 0))
+    table.add_column("Upload id", no_wrap=True)
+    table.add_column("Status", no_wrap=True)
+    table.add_column("Rows", justify="right", no_wrap=True)
+    table.add_column("Rejected", justify="right", no_wrap=True)
+    table.add_column("File", overflow="fold")
+    for upload in uploads:
+        counts = upload.get("counts") or upload  # lambdas/api.py nests them; flat works too
+        table.add_row(
+            shown(upload.get("upload_id", "")),
+            _status(upload.get("status", "")),
+            _number(counts.get("rows")),
+            _number(counts.get("rejected")),
+            shown(upload.get("filename", "")),
+        )
+    stdout.print(table)
+    stdout.print(plural(len(uploads), "upload"))

@@ -1,0 +1,103 @@
+"""Progress of an upload that spans Lambda runs, kept in the bucket beside the upload.
+
+A save writes the files of its generation first (the keys seen so far, the rows refused in
+this run) and the checkpoint document last: a run that dies halfway through a save leaves
+the previous checkpoint whole, and the next save of that generation overwrites the strays.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from typing import Any
+
+from ingestcli.core.layout import Progress, RejectsBuffer, UploadRef
+from ingestcli.lambdas.ingest.seen_keys import SeenKeys
+
+_NOT_FOUND = {"404", "NoSuchKey", "NotFound"}
+
+
+def _missing(error: Exception) -> bool:
+    response = getattr(error, "response", None)
+    return isinstance(response, dict) and response.get("Error", {}).get("Code") in _NOT_FOUND
+
+
+class CheckpointStore:
+    def __init__(self, s3: Any) -> None:
+        self.s3 = s3
+
+    def _file(self, ref: UploadRef, generation: int, kind: str) -> str:
+        return ref.path("checkpoints", f".g{generation}.{kind}")
+
+    def exists(self, bucket: str, key: str) -> bool:
+        try:
+            self.s3.head_object(Bucket=bucket, Key=key)
+        except Exception as error:
+            if _missing(error):
+                return False
+            raise
+        return True
+
+    def _read(self, ref: UploadRef, key: str) -> bytes | None:
+        try:
+            return self.s3.get_object(Bucket=ref.bucket, Key=key)["Body"].read()
+        except Exception as error:
+            if _missing(error):
+                return None
+            raise
+
+    def load(self, ref: UploadRef) -> Progress | None:
+        document = self._read(ref, ref.checkpoint_key)
+        return Progress.from_json(document.decode()) if document is not None else None
+
+    def load_keys(self, ref: UploadRef, progress: Progress) -> SeenKeys:
+        """The key digests of the rows already written, to count the duplicates that follow."""
+        if progress.generation == 0:
+            return SeenKeys()
+        blob = self._read(ref, self._file(ref, progress.generation, "keys"))
+        if blob is None:
+            raise RuntimeError("checkpoint keys missing")  # retried; never guessed
+        return SeenKeys.from_bytes(blob)
+
+    def save(
+        self, ref: UploadRef, progress: Progress, seen: SeenKeys, rejects: RejectsBuffer | None
+    ) -> None:
+        progress.generation += 1
+        generation = progress.generation
+        self._put(ref, self._file(ref, generation, "keys"), seen.to_bytes())
+        if rejects is not None and rejects.count:
+            self._put(ref, self._file(ref, generation, "rejects"), rejects.rewound().read())
+            progress.rejects_parts.append(generation)
+        self._put(ref, ref.checkpoint_key, progress.to_json().encode())
+        if generation > 1:
+            self._delete(ref, self._file(ref, generation - 1, "keys"))
+
+    def write_rejects(self, ref: UploadRef, progress: Progress, rejects: RejectsBuffer) -> None:
+        """The refused rows of every run, in line order, under the header, as one CSV."""
+        with tempfile.SpooledTemporaryFile(max_size=8 << 20) as combined:
+            combined.write(rejects.header_row().encode("utf-8", "surrogateescape"))
+            for generation in progress.rejects_parts:
+                body = self.s3.get_object(
+                    Bucket=ref.bucket, Key=self._file(ref, generation, "rejects")
+                )["Body"]
+                for chunk in iter(lambda body=body: body.read(1 << 20), b""):
+                    combined.write(chunk)
+            source = rejects.rewound()
+            for chunk in iter(lambda: source.read(1 << 20), b""):
+                combined.write(chunk)
+            combined.seek(0)
+            self.s3.upload_fileobj(
+                combined, ref.bucket, ref.rejects_key, ExtraArgs={"ContentType": "text/csv"}
+            )
+
+    def clear(self, ref: UploadRef, progress: Progress) -> None:
+        for generation in progress.rejects_parts:
+            self._delete(ref, self._file(ref, generation, "rejects"))
+        if progress.generation:
+            self._delete(ref, self._file(ref, progress.generation, "keys"))
+        self._delete(ref, ref.checkpoint_key)
+
+    def _put(self, ref: UploadRef, key: str, body: bytes) -> None:
+        self.s3.put_object(Bucket=ref.bucket, Key=key, Body=body)
+
+    def _delete(self, ref: UploadRef, key: str) -> None:
+        self.s3.delete_object(Bucket=ref.bucket, Key=key)

@@ -1,0 +1,423 @@
+"""The ingest Lambda: every uploaded row written to DynamoDB, or accounted for in a report.
+
+SQS delivers S3 events (at least once); each names an uploaded CSV. The file is checked
+against its declared SHA-256, streamed through the same validator as `ingest validate`,
+and its valid rows are written with BatchWriteItem. The report says what became of every
+row. A file too large for one run is saved at a checkpoint (the byte and line its next
+record starts at) and continued by a message to the queue; the next run reads on from that
+byte. Processing an upload again never changes the table or the report: rows are idempotent
+puts (ingested_at is fixed when an upload starts), a finished upload is skipped, and a lease
+in the uploads table lets one run at a time work on an upload, so a duplicate delivery that
+arrives mid-way is dropped rather than racing the run that holds it.
+
+Logs carry ids, counts, durations and error codes, never a value from a file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import os
+import time
+import uuid
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from ingestcli.core.contract import ContractViolation, resolve_time_zone, sort_key, to_item
+from ingestcli.core.layout import (
+    Progress,
+    RejectsBuffer,
+    UploadRef,
+    continuation_message,
+    objects_in_message,
+    parse_upload_key,
+    report,
+)
+from ingestcli.core.ledger import FINISHED, UploadLedger
+from ingestcli.core.validate import CsvValidation, Resume
+from ingestcli.lambdas.ingest.checkpoints import CheckpointStore
+from ingestcli.lambdas.ingest.s3_reader import ObjectReader
+from ingestcli.lambdas.ingest.seen_keys import SeenKeys
+from ingestcli.lambdas.ingest.writer import ItemWriter
+
+logger = logging.getLogger("ingest")
+logger.setLevel(logging.INFO)
+TIME_CHECK_EVERY_ROWS = 500
+
+
+def log(event: str, **fields: Any) -> None:
+    """One structured log line: ids, counts, durations and codes only."""
+    logger.info(json.dumps({"event": event, **fields}, default=str))
+
+
+class LambdaContext(Protocol):
+    def get_remaining_time_in_millis(self) -> int: ...
+
+
+class FileRefused(Exception):
+    """The whole file is refused (unknown provider, checksum, header): reported, not retried."""
+
+    def __init__(self, code: str, message: str, line: int | None = None, column=None) -> None:
+        super().__init__(code)
+        self.problem = {"line": line, "column": column, "code": code, "message": message}
+
+
+@dataclass(frozen=True)
+class Settings:
+    bucket: str
+    records_table: str
+    providers_table: str
+    uploads_table: str
+    queue_url: str
+    writers: int = 4
+    max_receive_count: int = 5
+    margin_ms: int = 60_000  # stop and continue in another run when less time is left
+    lease_grace_ms: int = 30_000  # a lease outlives its run by this much, for clock skew
+
+    @classmethod
+    def from_environment(cls, environment: Mapping[str, str] = os.environ) -> Settings:
+        """From the function's environment variables (the template sets them)."""
+        return cls(
+            bucket=environment["UPLOADS_BUCKET"],
+            records_table=environment["RECORDS_TABLE"],
+            providers_table=environment["PROVIDERS_TABLE"],
+            uploads_table=environment["UPLOADS_TABLE"],
+            queue_url=environment["QUEUE_URL"],
+            writers=int(environment.get("WRITER_THREADS", "4")),
+            max_receive_count=int(environment.get("MAX_RECEIVE_COUNT", "5")),
+            margin_ms=int(environment.get("CONTINUE_MARGIN_MS", "60000")),
+            lease_grace_ms=int(environment.get("LEASE_GRACE_MS", "30000")),
+        )
+
+
+def _epoch_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class Ingestor:
+    """Turns queue messages into table items and reports, through injected clients."""
+
+    def __init__(self, s3: Any, dynamodb: Any, sqs: Any, settings: Settings) -> None:
+        self.s3, self.dynamodb, self.sqs, self.settings = s3, dynamodb, sqs, settings
+        self.checkpoints = CheckpointStore(s3)
+        self.ledger = UploadLedger(dynamodb, settings.uploads_table)
+
+    def handle_batch(self, event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+        """Process each message on its own; report only the failed ones for a retry."""
+        failures = []
+        for record in event.get("Records", []):
+            try:
+                self.handle_message(record, context)
+            except Exception as error:  # one file's failure must not fail the others
+                log("message_failed", message_id=record.get("messageId"), error=_code(error))
+                failures.append({"itemIdentifier": record["messageId"]})
+        return {"batchItemFailures": failures}
+
+    def handle_message(self, record: dict[str, Any], context: LambdaContext) -> None:
+        objects = objects_in_message(record["body"])
+        receives = int(record.get("attributes", {}).get("ApproximateReceiveCount", "1"))
+        last_attempt = receives >= self.settings.max_receive_count
+        for bucket, key, version_id in objects:
+            ref = parse_upload_key(bucket, key, version_id)
+            if ref is None or bucket != self.settings.bucket:
+                log("skipped_object", reason="not_an_upload")  # rejects, reports, strays
+                continue
+            self.ingest(ref, context, last_attempt=last_attempt)
+
+    def ingest(self, ref: UploadRef, context: LambdaContext, *, last_attempt: bool = False) -> str:
+        """Ingest one upload, or the rest of it; returns its status, 'continued', 'done'
+        (finished earlier) or 'busy' (another run holds it). On the last attempt a failure
+        is reported (the message then goes to the dead-letter queue) before it is raised."""
+        started = time.monotonic()
+        upload = self.ledger.get(ref.provider, ref.upload_id)
+        if upload is None:
+            return self._refuse_unregistered(ref)
+        if upload["status"] in FINISHED:
+            log("already_ingested", upload_id=ref.upload_id, provider=ref.provider)
+            return "done"
+        owner, now = uuid.uuid4().hex, _epoch_ms()
+        until = now + context.get_remaining_time_in_millis() + self.settings.lease_grace_ms
+        if not self.ledger.acquire(ref.provider, ref.upload_id, owner, now, until):
+            log("upload_busy", upload_id=ref.upload_id, provider=ref.provider)
+            return "busy"
+        run = _Run(owner)
+        try:
+            outcome = self._ingest_leased(ref, upload, run, context)
+        except Exception as error:
+            if not last_attempt:
+                self.ledger.release(ref.provider, ref.upload_id, owner)
+                raise
+            # The message goes to the dead-letter queue: tell the provider why.
+            outcome = self._finish_failed(ref, run, _failure(error))
+            self._log_outcome(outcome, ref, run.progress, started)
+            raise
+        self._log_outcome(outcome, ref, run.progress, started)
+        return outcome
+
+    def _ingest_leased(
+        self, ref: UploadRef, upload: dict[str, Any], run: _Run, context: LambdaContext
+    ) -> str:
+        if self.checkpoints.exists(ref.bucket, ref.report_key):  # a run died after its report
+            document = json.loads(self._s3_bytes(ref.report_key))
+            leftover = self.checkpoints.load(ref)
+            if leftover is not None:  # it died before removing its checkpoint files
+                self.checkpoints.clear(ref, leftover)
+            self.ledger.finish(ref.provider, ref.upload_id, run.owner, document)
+            return "done"
+        run.progress = self.checkpoints.load(ref)
+        try:
+            provider = self._active_provider(ref.provider)
+            if run.progress is None:
+                self._check_sha256(ref, upload.get("sha256"))
+                run.progress = Progress(started_at=_now())
+                self.checkpoints.save(ref, run.progress, SeenKeys(), None)  # fixes ingested_at
+            return self._stream(ref, run.progress, provider.get("time_zone"), context, run)
+        except FileRefused as refused:
+            return self._finish_failed(ref, run, refused.problem)
+
+    def _refuse_unregistered(self, ref: UploadRef) -> str:
+        """An object no upload URL was issued for: never ingested, and reported once."""
+        log("unregistered_upload", upload_id=ref.upload_id, provider=ref.provider)
+        if not self.checkpoints.exists(ref.bucket, ref.report_key):
+            problem = FileRefused(
+                "unknown_upload", "no upload URL was issued for this file: upload it with ingest"
+            ).problem
+            self._put_report(ref, report(ref, Progress(started_at=_now()), _now(), problem))
+        return "failed"
+
+    def _log_outcome(
+        self, outcome: str, ref: UploadRef, progress: Progress | None, started: float
+    ) -> None:
+        log(
+            "upload_" + outcome,
+            upload_id=ref.upload_id,
+            provider=ref.provider,
+            rows=progress.rows if progress else 0,
+            written=progress.written if progress else 0,
+            rejected=progress.rejected if progress else 0,
+            duplicates=progress.duplicates if progress else 0,
+            duration_ms=round((time.monotonic() - started) * 1000),
+        )
+
+    def _active_provider(self, provider_id: str) -> dict[str, str]:
+        answer = self.dynamodb.get_item(
+            TableName=self.settings.providers_table,
+            Key={"providerId": {"S": provider_id}},
+            ConsistentRead=True,
+        )
+        item = {name: value.get("S", "") for name, value in answer.get("Item", {}).items()}
+        if not item:
+            raise FileRefused("unknown_provider", "the provider is not registered")
+        if item.get("status") != "active":
+            raise FileRefused("provider_inactive", "the provider's access is revoked")
+        return item
+
+    def _reader(self, ref: UploadRef, start: int = 0) -> ObjectReader:
+        return ObjectReader(self.s3, ref.bucket, ref.key, ref.version_id, start)
+
+    def _s3_bytes(self, key: str) -> bytes:
+        return self.s3.get_object(Bucket=self.settings.bucket, Key=key)["Body"].read()
+
+    def _check_sha256(self, ref: UploadRef, declared: str | None) -> None:
+        """Compare the body with the SHA-256 the provider declared when asking for the URL
+        (kept in the uploads table, since S3 may not enforce it): a mismatch is never ingested.
+        """
+        if declared is None:  # a URL an operator issued by hand pins no checksum
+            log("no_declared_checksum", upload_id=ref.upload_id)
+            return
+        body, digest = self._reader(ref), hashlib.sha256()
+        for chunk in iter(lambda: body.read(1 << 20), b""):
+            digest.update(chunk)
+        if digest.hexdigest() != declared.lower():
+            raise FileRefused(
+                "checksum_mismatch",
+                "the file received differs from the one checked before upload: upload it again",
+            )
+
+    def _validation(self, ref: UploadRef, progress: Progress, zone: Any) -> CsvValidation:
+        """The file from its first record, or, for a later run, from where the last one
+        stopped: a Range read from that byte, with the header read again from the start."""
+        if not progress.next_offset:
+            body = self._reader(ref)
+            try:
+                validation = CsvValidation(body, zone)
+            except ContractViolation as violation:
+                raise FileRefused(violation.code, violation.message, 1, violation.column) from None
+            progress.size, progress.header_end = body.size or 0, validation.header_end or 0
+            return validation
+        header = CsvValidation(_Prefix(self._reader(ref), progress.header_end), zone).header
+        rest: Any = _Prefix(None, 0)  # nothing is left to read
+        if progress.next_offset < progress.size:
+            rest = self._reader(ref, progress.next_offset)
+        resume = Resume(header, progress.next_offset, progress.next_line)
+        return CsvValidation(rest, zone, resume=resume)
+
+    def _stream(
+        self,
+        ref: UploadRef,
+        progress: Progress,
+        zone_name: str | None,
+        context: LambdaContext,
+        run: _Run,
+    ) -> str:
+        zone = resolve_time_zone(zone_name) if zone_name else None
+        validation = self._validation(ref, progress, zone)
+        header = validation.header
+        seen = self.checkpoints.load_keys(ref, progress)
+        rejects = RejectsBuffer(header.names)
+        countdown = TIME_CHECK_EVERY_ROWS
+        writer = ItemWriter(
+            self.dynamodb, self.settings.records_table, writers=self.settings.writers
+        )
+        with _counts_true_unless(writer, run), writer:
+            for line, fields, mrn, date_time, problems in validation.rows():
+                progress.rows += 1
+                if problems:
+                    found = [problem.as_dict() for problem in problems]
+                    progress.rejected += 1
+                    progress.add_errors(found)
+                    rejects.add(line, found, fields)
+                else:
+                    key = sort_key(mrn, date_time)
+                    digest = int.from_bytes(hashlib.blake2b(key.encode(), digest_size=8).digest())
+                    if seen.add(digest):
+                        progress.written += 1
+                    else:
+                        progress.duplicates += 1  # the later row wins: the earlier is counted
+                    writer.put(
+                        to_item(
+                            header,
+                            fields,
+                            mrn,
+                            date_time,
+                            provider_id=ref.provider,
+                            upload_id=ref.upload_id,
+                            source_line=line,
+                            ingested_at=progress.started_at,
+                        )
+                    )
+                countdown -= 1
+                if countdown == 0:
+                    countdown = TIME_CHECK_EVERY_ROWS
+                    if context.get_remaining_time_in_millis() < self.settings.margin_ms:
+                        writer.flush()
+                        progress.next_offset, progress.next_line = validation.position()
+                        return self._continue(ref, progress, seen, rejects, run)
+        return self._finish(ref, progress, rejects, run)
+
+    def _continue(
+        self, ref: UploadRef, progress: Progress, seen: SeenKeys, rejects: RejectsBuffer, run: _Run
+    ) -> str:
+        """Save where this run stopped, queue a message that picks up from there, and hand
+        the lease on so that run need not wait for this one's to run out."""
+        self.checkpoints.save(ref, progress, seen, rejects)
+        self.sqs.send_message(
+            QueueUrl=self.settings.queue_url, MessageBody=continuation_message(ref)
+        )
+        self.ledger.release(ref.provider, ref.upload_id, run.owner)
+        return "continued"
+
+    def _finish(self, ref: UploadRef, progress: Progress, rejects: RejectsBuffer, run: _Run) -> str:
+        if progress.rejected:
+            self.checkpoints.write_rejects(ref, progress, rejects)
+        document = report(ref, progress, _now())
+        self._put_report(ref, document)
+        self.checkpoints.clear(ref, progress)
+        self.ledger.finish(ref.provider, ref.upload_id, run.owner, document)
+        return document["status"]
+
+    def _finish_failed(self, ref: UploadRef, run: _Run, problem: dict[str, Any]) -> str:
+        """A failed report that counts what this run and the earlier ones got through."""
+        progress = run.progress or self.checkpoints.load(ref) or Progress(started_at=_now())
+        document = report(ref, progress, _now(), failure=problem)
+        self._put_report(ref, document)
+        self.checkpoints.clear(ref, progress)
+        self.ledger.finish(ref.provider, ref.upload_id, run.owner, document)
+        return "failed"
+
+    def _put_report(self, ref: UploadRef, document: dict[str, Any]) -> None:
+        self.s3.put_object(
+            Bucket=ref.bucket,
+            Key=ref.report_key,
+            Body=json.dumps(document, indent=2).encode(),
+            ContentType="application/json",
+        )
+
+
+def _code(error: Exception) -> str:
+    """An error's code for logs: AWS's error code, or the exception's type."""
+    response = getattr(error, "response", None)
+    if isinstance(response, dict):
+        return response.get("Error", {}).get("Code", type(error).__name__)
+    return type(error).__name__
+
+
+def _failure(error: Exception) -> dict[str, Any]:
+    return {
+        "line": None,
+        "column": None,
+        "code": "processing_failed",
+        "message": f"the file could not be processed after repeated attempts ({_code(error)}); "
+        "the counts cover the rows ingested before that, though later rows may be in the "
+        "table too: upload the file again",
+    }
+
+
+@contextlib.contextmanager
+def _counts_true_unless(writer: ItemWriter, run: _Run) -> Iterator[None]:
+    """On a failure, keep the run's counts for its report only if every row they count as
+    written reached the table (the writer flushed without error); else the checkpoint's."""
+    try:
+        yield
+    except Exception:
+        if writer.failed:
+            run.progress = None
+        raise
+
+
+class _Run:
+    """One invocation's hold on an upload: its lease owner id and what it got through."""
+
+    def __init__(self, owner: str) -> None:
+        self.owner = owner
+        self.progress: Progress | None = None
+
+
+class _Prefix:
+    """The first `size` bytes of a stream (the header, read again by a later run)."""
+
+    def __init__(self, source: Any, size: int) -> None:
+        self._source, self._left = source, size
+
+    def read(self, size: int = -1) -> bytes:
+        if self._left <= 0:
+            return b""
+        data = self._source.read(self._left if size < 0 else min(size, self._left))
+        self._left -= len(data)
+        return data
+
+
+_ingestor: Ingestor | None = None
+
+
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    """Lambda entry point (SQS event source mapping with ReportBatchItemFailures)."""
+    global _ingestor
+    if _ingestor is None:
+        import boto3
+
+        _ingestor = Ingestor(
+            boto3.client("s3"),
+            boto3.client("dynamodb"),
+            boto3.client("sqs"),
+            Settings.from_environment(),
+        )
+    return _ingestor.handle_batch(event, context)

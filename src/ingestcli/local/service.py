@@ -1,0 +1,221 @@
+"""Running the local stack as a service: in the foreground, or detached in a process group of
+its own, with a state file that says what runs where so `ingest local down` stops exactly
+that (the group holds only the stack's process and its moto server) and nothing else.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from ingestcli.errors import IngestError, UsageError
+from ingestcli.local.stack import (
+    DEFAULT_API_PORT,
+    DEFAULT_MOTO_PORT,
+    REGION,
+    STACK_NAME,
+    LocalStack,
+    start_local_stack,
+)
+
+LOCAL_PROFILE = "local"
+START_TIMEOUT_SECONDS = 120
+
+
+@dataclass(frozen=True)
+class LocalState:
+    pid: int
+    detached: bool
+    endpoint: str
+    api_url: str
+    started_at: str
+    log: str | None = None
+
+
+def state_dir() -> Path:
+    base = os.environ.get("XDG_STATE_HOME", "")
+    root = Path(base) if os.path.isabs(base) else Path.home() / ".local" / "state"
+    return root / "ingest"
+
+
+def state_path() -> Path:
+    return state_dir() / "local.json"
+
+
+def read_state() -> LocalState | None:
+    """The running stack's state, or None (a state file whose process died is removed)."""
+    try:
+        state = LocalState(**json.loads(state_path().read_text("utf-8")))
+    except (OSError, ValueError, TypeError):
+        return None
+    if not _alive(state.pid):
+        state_path().unlink(missing_ok=True)
+        return None
+    return state
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _write_state(state: LocalState) -> None:
+    path = state_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_suffix(".tmp")
+    temporary.write_text(json.dumps(asdict(state)), "utf-8")
+    temporary.replace(path)
+
+
+def _refuse_if_running() -> None:
+    running = read_state()
+    if running is not None:
+        raise UsageError(
+            f"a local stack already runs (pid {running.pid}, {running.endpoint}): "
+            "stop it with `ingest local down` first"
+        )
+
+
+def save_local_profile(stack: LocalStack) -> Path:
+    from ingestcli.services import config
+
+    return config.save_outputs(
+        LOCAL_PROFILE,
+        stack.outputs,
+        stack_name=STACK_NAME,
+        region=REGION,
+        endpoint_url=stack.endpoint,
+        api_url=stack.api_url,
+    )
+
+
+def run_foreground(
+    moto_port: int, api_port: int, on_step: Callable[[str], None], on_ready: Callable
+) -> None:
+    """Start, save the `local` profile, call on_ready, and serve until Ctrl-C or SIGTERM."""
+    _refuse_if_running()
+    stopping = threading.Event()
+    previous = signal.signal(signal.SIGTERM, lambda *_: stopping.set())
+    stack = start_local_stack(moto_port, api_port, on_step=on_step)
+    try:
+        save_local_profile(stack)
+        _write_state(
+            LocalState(os.getpid(), False, stack.endpoint, stack.api_url, _now(), log=None)
+        )
+        on_ready(stack)
+        while not stopping.wait(0.5):
+            pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        stack.stop()
+        state_path().unlink(missing_ok=True)
+        signal.signal(signal.SIGTERM, previous)
+
+
+def start_detached(moto_port: int, api_port: int) -> LocalState:
+    """Start the stack in a new session (its own process group) and wait until it serves."""
+    _refuse_if_running()
+    log = state_dir() / "local.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "wb") as output:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "ingestcli.local.service",
+                "--port",
+                str(moto_port),
+                "--api-port",
+                str(api_port),
+            ],
+            stdin=subprocess.DEVNULL,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    deadline = time.monotonic() + START_TIMEOUT_SECONDS
+    while time.monotonic() < deadline:
+        state = read_state()
+        if state is not None and state.pid == process.pid:
+            return state
+        if process.poll() is not None:
+            raise IngestError(f"the local stack did not start; its log is {log}")
+        time.sleep(0.2)
+    os.killpg(process.pid, signal.SIGTERM)
+    raise IngestError(f"the local stack did not start in {START_TIMEOUT_SECONDS} s; see {log}")
+
+
+def stop(timeout: float = 15) -> LocalState | None:
+    """Stop the running stack, if any: its whole group when detached, else its process."""
+    state = read_state()
+    if state is None:
+        return None
+    try:
+        if state.detached:
+            os.killpg(state.pid, signal.SIGTERM)
+        else:
+            os.kill(state.pid, signal.SIGTERM)
+    except ProcessLookupError:
+        pass
+    deadline = time.monotonic() + timeout
+    while _alive(state.pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    if _alive(state.pid) and state.detached:
+        os.killpg(state.pid, signal.SIGKILL)
+    state_path().unlink(missing_ok=True)
+    return state
+
+
+def probe(url: str) -> bool:
+    """Whether something answers HTTP there (any status)."""
+    try:
+        urllib.request.urlopen(url, timeout=2).close()
+    except urllib.error.HTTPError:
+        return True
+    except OSError:
+        return False
+    return True
+
+
+def _now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+def main(argv: list[str] | None = None) -> None:
+    """The detached stack's process: start, record the state, serve until SIGTERM."""
+    parser = argparse.ArgumentParser(description="the ingest local stack (detached)")
+    parser.add_argument("--port", type=int, default=DEFAULT_MOTO_PORT)
+    parser.add_argument("--api-port", type=int, default=DEFAULT_API_PORT)
+    arguments = parser.parse_args(argv)
+    stopping = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
+    stack = start_local_stack(arguments.port, arguments.api_port, on_step=print)
+    try:
+        save_local_profile(stack)
+        log = str(state_dir() / "local.log")
+        _write_state(LocalState(os.getpid(), True, stack.endpoint, stack.api_url, _now(), log))
+        print(f"serving: moto {stack.endpoint}, API {stack.api_url}", flush=True)
+        stopping.wait()
+    finally:
+        stack.stop()
+        state_path().unlink(missing_ok=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,220 @@
+"""The provider's client of the upload API (a Lambda function URL), on the standard library.
+
+The token travels only in the Authorization header, over https (plain http is allowed for
+loopback only, where the local stack serves the API), is never sent on after a redirect, and
+never appears in a message. Transient failures (5xx, throttling, a dropped connection) are
+retried with exponential backoff and jitter; everything else becomes a named error.
+"""
+
+from __future__ import annotations
+
+import http.client
+import ipaddress
+import json
+import random
+import re
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import SplitResult, quote, urlsplit
+
+from ingestcli import __version__
+from ingestcli.errors import AuthError, IngestError, NotFound, UsageError
+
+RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
+MAX_RESPONSE_BYTES = 8 << 20
+_TOKEN = re.compile(r"[\x21-\x7e]{8,4096}")
+
+
+class ApiUnavailable(IngestError):
+    """The API cannot be reached, or kept failing, after every retry."""
+
+
+def is_loopback(host: str | None) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host or "").is_loopback
+    except ValueError:
+        return False
+
+
+def check_url(url: str, what: str) -> SplitResult:
+    """The URL's parts, refusing what would send a token or a file in clear text."""
+    parts = urlsplit(url.strip())
+    if parts.scheme not in ("https", "http") or not parts.hostname:
+        raise UsageError(f"{what} is not an https:// URL")
+    if parts.scheme == "http" and not is_loopback(parts.hostname):
+        raise UsageError(f"{what} must start with https:// (http is for 127.0.0.1 only)")
+    if parts.username or parts.password:
+        raise UsageError(f"{what} must not hold a user name or password")
+    return parts
+
+
+def backoff(attempt: int, *, base: float = 0.5, cap: float = 8.0) -> float:
+    """Seconds before retry number `attempt` (1, 2, ...): doubling, capped, with jitter so
+    that many clients failing together do not retry together."""
+    ceiling = min(cap, base * 2 ** (attempt - 1))
+    return random.uniform(ceiling / 2, ceiling)
+
+
+def printable(text: str, limit: int = 300) -> str:
+    """Server text made safe for a terminal: no control characters, bounded length."""
+    cleaned = "".join(ch if ch.isprintable() else " " for ch in text).strip()
+    return cleaned if len(cleaned) <= limit else cleaned[: limit - 1] + "…"
+
+
+def _read_quietly(error: urllib.error.HTTPError) -> bytes:
+    """The body of an error answer, or nothing if the connection broke while reading it."""
+    try:
+        return error.read(64 << 10)
+    except (OSError, http.client.HTTPException):
+        return b""
+
+
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    """A function URL never redirects; following one would hand the token to another host."""
+
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+class ApiClient:
+    """Calls the upload API as one provider, identified by its upload token."""
+
+    def __init__(
+        self,
+        api_url: str,
+        token: str,
+        *,
+        timeout: float = 30.0,
+        attempts: int = 4,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        parts = check_url(api_url, "the API URL")
+        token = token.strip()  # a token pasted with its line break
+        if not token:
+            raise AuthError("no upload token: set INGEST_TOKEN to the token your operator gave")
+        if not _TOKEN.fullmatch(token):
+            raise AuthError("the upload token is malformed: copy it again from your operator")
+        self._base = parts._replace(path=parts.path.rstrip("/"), query="", fragment="").geturl()
+        self._host = parts.netloc
+        self._token = token
+        self._timeout = timeout
+        self._attempts = max(1, attempts)
+        self._sleep = sleep
+        proxies = urllib.request.ProxyHandler({} if is_loopback(parts.hostname) else None)
+        self._opener = urllib.request.build_opener(proxies, _NoRedirects)
+
+    def create_upload(self, filename: str, size: int, sha256: str) -> dict[str, Any]:
+        """A new upload: its id, key, presigned PUT URL and the headers the PUT must send."""
+        body = {"filename": filename, "size": size, "sha256": sha256}
+        ticket = self._call("POST", "/uploads", body)
+        headers = ticket.get("headers")
+        if not (
+            isinstance(ticket.get("upload_id"), str)
+            and isinstance(ticket.get("url"), str)
+            and isinstance(headers, dict)
+            and all(isinstance(v, str) for v in headers.values())
+        ):
+            raise self._not_our_api("its answer to a new upload lacks upload_id, url or headers")
+        return ticket
+
+    def upload_status(self, upload_id: str) -> dict[str, Any]:
+        """The upload's report once finished, else {"upload_id", "status": pending|processing}."""
+        if not upload_id:
+            raise UsageError("give an upload id: `ingest uploads` lists recent ones")
+        missing = f"no upload {printable(upload_id, 80)} for this token: see `ingest uploads`"
+        document = self._call("GET", f"/uploads/{quote(upload_id, safe='')}", missing=missing)
+        if not isinstance(document.get("status"), str):
+            raise self._not_our_api("its answer about an upload has no status")
+        return document
+
+    def recent_uploads(self, limit: int = 20) -> list[dict[str, Any]]:
+        """This provider's latest uploads, newest first, as the API lists them."""
+        if limit < 1:
+            raise UsageError("the number of uploads to list must be at least 1")
+        uploads = self._call("GET", f"/uploads?limit={limit}").get("uploads")
+        if not isinstance(uploads, list) or not all(isinstance(u, dict) for u in uploads):
+            raise self._not_our_api("its list of uploads is not a list")
+        return uploads
+
+    def _call(
+        self, method: str, path: str, body: object = None, *, missing: str | None = None
+    ) -> dict[str, Any]:
+        data = None if body is None else json.dumps(body).encode()
+        headers = {
+            "Authorization": f"Bearer {self._token}",
+            "Accept": "application/json",
+            "User-Agent": f"ingest/{__version__}",
+        }
+        if data is not None:
+            headers["Content-Type"] = "application/json"
+        for attempt in range(1, self._attempts + 1):
+            request = urllib.request.Request(self._base + path, data, headers, method=method)
+            try:
+                with self._opener.open(request, timeout=self._timeout) as response:
+                    return self._document(response.read(MAX_RESPONSE_BYTES + 1))
+            except urllib.error.HTTPError as error:
+                with error:
+                    status, message = error.code, self._message(_read_quietly(error))
+                if status not in RETRYABLE_STATUS:
+                    raise self._refusal(status, message, missing) from None
+                failure = f"HTTP {status}: {message}" if message else f"HTTP {status}"
+            except (urllib.error.URLError, OSError, http.client.HTTPException) as error:
+                reason = getattr(error, "reason", error)
+                failure = getattr(reason, "strerror", None) or str(reason) or type(reason).__name__
+            if attempt < self._attempts:
+                self._sleep(backoff(attempt))
+        raise ApiUnavailable(
+            f"the ingest API at {self._host} cannot be reached ({printable(failure, 120)}) "
+            f"after {self._attempts} attempts: check INGEST_API_URL and the network, "
+            "then try again"
+        )
+
+    def _document(self, raw: bytes) -> dict[str, Any]:
+        if len(raw) > MAX_RESPONSE_BYTES:
+            raise self._not_our_api("its answer is far too large")
+        try:
+            document = json.loads(raw)
+        except ValueError:
+            raise self._not_our_api("it did not answer with JSON") from None
+        if not isinstance(document, dict):
+            raise self._not_our_api("it did not answer with a JSON object")
+        return document
+
+    def _message(self, raw: bytes) -> str:
+        """The message of an error answer: ours ({"error": {...}}) or AWS's ({"Message"})."""
+        try:
+            document = json.loads(raw)
+        except ValueError:
+            return ""
+        if not isinstance(document, dict):
+            return ""
+        error = document.get("error")
+        text = error.get("message") if isinstance(error, dict) else document.get("Message")
+        return printable(str(text).replace(self._token, "***")) if text else ""
+
+    def _refusal(self, status: int, message: str, missing: str | None) -> IngestError:
+        said = f": {message}" if message else ""
+        if 300 <= status < 400:
+            return self._not_our_api("it answered with a redirect")
+        if status == 401:
+            return AuthError(
+                "the API did not accept the upload token: check INGEST_TOKEN, "
+                "or ask your operator for a new token"
+            )
+        if status == 403:
+            return AuthError(f"the upload token is not allowed to do this{said}")
+        if status in (400, 413):
+            return UsageError(f"the API refused the request{said}")
+        if status == 404:
+            return NotFound(missing or f"the API at {self._host} has no such endpoint{said}")
+        return IngestError(f"the API refused the request (HTTP {status}){said}")
+
+    def _not_our_api(self, problem: str) -> IngestError:
+        return IngestError(
+            f"{self._host} does not look like the ingest API ({problem}): check INGEST_API_URL"
+        )

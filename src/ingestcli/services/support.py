@@ -1,0 +1,195 @@
+"""What support staff read: one patient's records, an upload's report, a provider's uploads.
+
+Records are found with one DynamoDB Query on the provider's partition, bounded by the sort
+key `<mrn>#<date_time UTC>`, never with a Scan: a Scan reads every tenant's rows to find one
+patient's, costs the whole table each time and puts other patients' data on the wire.
+
+Error messages never repeat the MRN or a bound as typed: the MRN is patient data, and a
+message may end up in a terminal log or a support ticket.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from datetime import date
+from typing import TYPE_CHECKING, Any
+
+from ingestcli.core.contract import (
+    KEY_ATTRIBUTES,
+    ContractViolation,
+    check_mrn,
+    normalise_date_time,
+    sort_key,
+)
+from ingestcli.core.layout import PROVIDER_ID, UPLOAD_ID
+from ingestcli.core.ledger import UploadLedger, upload_summary
+from ingestcli.errors import NotFound, UsageError
+from ingestcli.services.session import aws_errors
+
+if TYPE_CHECKING:
+    from botocore.client import BaseClient
+
+Record = dict[str, str | int]
+
+# The latest instant a normalised date_time can hold: the upper bound of an open range. Every
+# other MRN that starts with this one continues with a letter, digit, '.', '_' or '-', all of
+# which sort after '#', so "<mrn>#" ... "<mrn>#<LATEST>" never reaches another patient's keys.
+LATEST = "9999-12-31T23:59:59.999999Z"
+_PLAIN_DATE = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
+_DAY_START, _DAY_END = "T00:00:00.000000Z", "T23:59:59.999999Z"
+
+
+def check_provider(provider: str) -> str:
+    """The provider id, if it has the shape the API gives them; keys are built from it."""
+    if not PROVIDER_ID.fullmatch(provider):
+        raise UsageError(
+            "--provider: a provider id is 3 to 63 characters: lowercase letters, digits and "
+            "'-', starting and ending with a letter or digit"
+        )
+    return provider
+
+
+def _check_limit(limit: int | None) -> None:
+    if limit is not None and limit < 1:
+        raise UsageError("--limit must be at least 1")
+
+
+def parse_bound(text: str, *, end_of_day: bool) -> str:
+    """A --since (start) or --until (end, `end_of_day`) bound as a UTC instant, as keys store it.
+
+    A plain date (YYYY-MM-DD) means that whole day in UTC: from its first microsecond, or up
+    to and including its last. A date and time must carry a UTC offset (or Z): a record is
+    stored at its UTC instant, and a bound read in this machine's zone would shift the range.
+    """
+    option = "--until" if end_of_day else "--since"
+    text = text.strip()
+    if _PLAIN_DATE.fullmatch(text):
+        try:
+            day = date.fromisoformat(text)
+        except ValueError:
+            raise UsageError(f"{option}: not a real date (YYYY-MM-DD)") from None
+        return day.isoformat() + (_DAY_END if end_of_day else _DAY_START)
+    try:
+        return normalise_date_time(text)
+    except ContractViolation as violation:
+        if violation.code == "date_time_no_offset":
+            message = "has no UTC offset: add one (such as -05:00 or Z), or give a plain date"
+        elif violation.code == "date_time_no_time":
+            message = "give a date as YYYY-MM-DD, or a date and time with a UTC offset"
+        else:
+            message = violation.message
+        raise UsageError(f"{option}: {message}") from None
+
+
+def _plain(item: dict[str, dict[str, str]]) -> Record:
+    """A DynamoDB item as flat values: strings as stored, numbers (source_line) as int."""
+    return {
+        name: int(value["N"]) if "N" in value else value["S"]
+        for name, value in item.items()
+        if name not in KEY_ATTRIBUTES
+    }
+
+
+def records(
+    dynamodb: BaseClient,
+    table: str,
+    provider: str,
+    mrn: str,
+    *,
+    since: str | None = None,
+    until: str | None = None,
+    limit: int | None = None,
+    newest_first: bool = False,
+) -> Iterator[Record]:
+    """One patient's records, oldest first (or newest), read page by page as they are used.
+
+    `since` and `until` are inclusive (see parse_bound). Every argument is checked before
+    any call, so a bad one raises UsageError at once; AWS failures raise AwsError while
+    iterating. At most `limit` items are ever read.
+    """
+    check_provider(provider)
+    try:
+        mrn = check_mrn(mrn)
+    except ContractViolation as violation:
+        raise UsageError(f"--mrn: {violation.message}") from None
+    _check_limit(limit)
+    low = None if since is None else parse_bound(since, end_of_day=False)
+    high = None if until is None else parse_bound(until, end_of_day=True)
+    if low is not None and high is not None and low > high:
+        raise UsageError("--since is later than --until: no record can fall between them")
+    values = {":provider": {"S": provider}}
+    if low is None and high is None:
+        condition = "begins_with(sortKey, :prefix)"
+        values[":prefix"] = {"S": sort_key(mrn, "")}
+    else:
+        condition = "sortKey BETWEEN :low AND :high"
+        values[":low"] = {"S": sort_key(mrn, low or "")}
+        values[":high"] = {"S": sort_key(mrn, high or LATEST)}
+    request: dict[str, Any] = {
+        "TableName": table,
+        "KeyConditionExpression": f"providerId = :provider AND {condition}",
+        "ExpressionAttributeValues": values,
+        "ScanIndexForward": not newest_first,
+    }
+    return _pages(dynamodb, request, limit)
+
+
+def _pages(dynamodb: BaseClient, request: dict[str, Any], limit: int | None) -> Iterator[Record]:
+    left = limit
+    while True:
+        with aws_errors():
+            answer = dynamodb.query(**request, **({} if left is None else {"Limit": left}))
+        items = answer.get("Items", [])
+        yield from map(_plain, items)
+        if left is not None:
+            left -= len(items)
+            if left <= 0:
+                return
+        if "LastEvaluatedKey" not in answer:
+            return
+        request["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
+
+
+def report_key(provider: str, upload_id: str) -> str:
+    """Where the ingest Lambda leaves an upload's report (lambdas/uploads.py)."""
+    check_provider(provider)
+    if not UPLOAD_ID.fullmatch(upload_id):
+        raise UsageError(
+            "an upload id is 1 to 64 characters: letters, digits, '_' and '-', starting with "
+            "a letter or digit"
+        )
+    return f"{provider}/reports/{upload_id}.json"
+
+
+def report(s3: BaseClient, bucket: str, provider: str, upload_id: str) -> dict[str, Any]:
+    """An upload's report, as the ingest Lambda wrote it.
+
+    Listed before it is read, as the API does: a GET of a missing key is answered 403, not
+    404, unless the caller may list the whole bucket, whereas a listing can be allowed for
+    */reports/* prefixes only. Raises UsageError for ids of the wrong shape, NotFound when
+    there is no report (a wrong id, another provider's upload, or a file still being
+    ingested), AwsError otherwise.
+    """
+    key = report_key(provider, upload_id)
+    with aws_errors():
+        listed = s3.list_objects_v2(Bucket=bucket, Prefix=key, MaxKeys=1)
+        if not any(found["Key"] == key for found in listed.get("Contents", [])):
+            raise NotFound(
+                f"no report for upload {upload_id} of provider {provider}: check both ids "
+                f"(`ingest uploads --provider {provider}`); a file still being ingested has "
+                "none yet"
+            )
+        body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+    return json.loads(body)
+
+
+def uploads(dynamodb: BaseClient, table: str, provider: str, limit: int) -> list[dict[str, Any]]:
+    """The provider's latest `limit` uploads, newest first, shaped as the API lists them."""
+    check_provider(provider)
+    _check_limit(limit)
+    with aws_errors():
+        return [
+            upload_summary(item) for item in UploadLedger(dynamodb, table).recent(provider, limit)
+        ]
