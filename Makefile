@@ -1,12 +1,16 @@
 # make demo: install into .venv and run the whole pipeline on this machine (`ingest demo`);
-# make test: the whole test suite.
+# make check: lint (ruff) and the unit tests, in well under a minute;
+# make test: the whole test suite, in parallel.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 IAC := .venv-iac/bin
 TEMPLATE := infra/cloudformation/ingest.yaml
+# pytest-xdist workers for `make test` (auto: one per CPU); tests that share a module-wide
+# stack or server are kept on one worker by their xdist_group (--dist loadgroup).
+WORKERS ?= auto
 
-.PHONY: demo test lint bench clean
+.PHONY: demo check test lint bench clean
 
 $(BIN)/ingest: pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit("ingest needs Python 3.11 or newer" if sys.version_info < (3, 11) else 0)'
@@ -31,8 +35,14 @@ lint: $(BIN)/ingest $(IAC)/checkov
 	$(BIN)/cfn-lint $(TEMPLATE)
 	BC_SKIP_MAPPING=TRUE $(IAC)/checkov --file $(TEMPLATE) --framework cloudformation --quiet --compact
 
+# The unit tier (tests/unit): no AWS, not even moto; integration and e2e are in `make test`.
+check: $(BIN)/ingest
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/pytest tests/unit -n $(WORKERS)
+
 test: lint
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(WORKERS) --dist loadgroup
 
 bench: $(BIN)/ingest
 	$(BIN)/python -m pip install --quiet -e '.[test,bench]'

@@ -1,38 +1,52 @@
-"""Shared fixtures: no test ever reaches real AWS; moto stands in, in-process.
+"""Fixtures and hooks for every tier: no test ever reaches real AWS; moto stands in, in-process.
+
+Tests live in tests/unit (no AWS at all), tests/integration (moto in-process) and tests/e2e
+(processes and servers on loopback); each gets its tier's marker from its folder, so
+`pytest -m unit` is `pytest tests/unit`.
 
 Also a session-wide guard: every record our loggers ("ingest", "ingest.*", "ingestcli.*")
 emit during the run is checked against the medical record numbers and date_time values of
-the CSV test files (tests/corpus, tests/hostile); the session fails if one shows up.
+the CSV test files (tests/corpus, tests/hostile); the session fails if one shows up. The
+helpers are in tests/support.
 """
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 import logging
-import threading
-from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager, suppress
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
-import boto3
 import pytest
-from moto import mock_aws
 
-from ingestcli.local.moto_server import apply_fixes
+from support.console import set_console_width
+from support.moto_account import Clients, Deployment, deployer, moto_account
+from support.names import REGION, STACK
+from support.phi_guard import PhiLogGuard, install_guard, remove_guard
 
-REGION = "us-east-1"
-STACK = "ingest-test"
-LOCAL_ENDPOINT = "http://127.0.0.1:5000"  # only named, never called: moto runs in-process
+TESTS = Path(__file__).parent
+TIERS = ("unit", "integration", "e2e")
 
 
 def pytest_configure(config: pytest.Config) -> None:
     # moto warns for each resource type its CloudFormation skips (bucket and queue policies).
     config.addinivalue_line("filterwarnings", "ignore:Tried to parse AWS:UserWarning")
+
+
+@pytest.hookimpl(tryfirst=True)  # before `-m` deselects by marker
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Each test gets the marker of its tier, the folder below tests/ it lives in."""
+    tiered = all((TESTS / tier).is_dir() for tier in TIERS)  # not so in a copy of this file
+    for item in items:
+        try:
+            tier = Path(item.path).relative_to(TESTS).parts[0]
+        except ValueError:  # a test outside this folder
+            continue
+        if tier in TIERS:
+            item.add_marker(tier)
+        elif tiered:
+            raise pytest.UsageError(
+                f"{item.nodeid}: a test belongs in tests/unit, tests/integration or tests/e2e"
+            )
 
 
 @pytest.fixture(autouse=True)
@@ -49,55 +63,26 @@ def aws_credentials(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.Te
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(missing))
 
 
-@dataclass(frozen=True)
-class Clients:
-    cfn: Any
-    s3: Any
-    sts: Any
-    sqs: Any
-    dynamodb: Any
+@pytest.fixture
+def wide_console(monkeypatch: pytest.MonkeyPatch) -> int:
+    """The CLI's output 200 columns wide, whatever terminal (or none) the run has."""
+    return set_console_width(monkeypatch, 200)
+
+
+# --------------------------------------------------------------------------- moto
 
 
 @pytest.fixture
 def clients() -> Iterator[Clients]:
     """boto3 clients of a fresh, empty moto account in us-east-1."""
-    apply_fixes()
-    with mock_aws():
-        yield Clients(
-            *(
-                boto3.client(service, region_name=REGION)
-                for service in ("cloudformation", "s3", "sts", "sqs", "dynamodb")
-            )
-        )
-
-
-@dataclass(frozen=True)
-class Deployment:
-    plan: Any
-    change_set: Any
-    events: list[Any]
+    with moto_account() as made:
+        yield made
 
 
 @pytest.fixture
 def deploy(clients: Clients) -> Callable[..., Deployment]:
     """Run `ingest deploy`'s core against moto the way cli.py does, a dry run included."""
-    from ingestcli.deploy.planner import DeployExecutor, DeployPlanner
-
-    def run(
-        parameters: dict[str, str] | None = None,
-        *,
-        template: Any = None,
-        endpoint_url: str | None = LOCAL_ENDPOINT,
-        dry_run: bool = False,
-    ) -> Deployment:
-        planner = DeployPlanner(clients.cfn, clients.s3, clients.sts, template=template)
-        plan = planner.plan(STACK, parameters, endpoint_url=endpoint_url, dry_run=dry_run)
-        executor = DeployExecutor(clients.cfn, clients.s3, poll_seconds=0)
-        change_set = executor.prepare(plan)
-        events = list(executor.execute(change_set)) if change_set.executable else []
-        return Deployment(plan, change_set, events)
-
-    return run
+    return deployer(clients)
 
 
 @pytest.fixture
@@ -109,200 +94,19 @@ def deployed(deploy: Callable[..., Deployment], clients: Clients) -> dict[str, s
     return stack_outputs(clients.cfn, STACK)
 
 
-# --------------------------------------------------------------------------- PHI in logs
-
-TESTS = Path(__file__).parent
-PHI_SOURCES = (("corpus", "**/*.csv"), ("hostile", "**/*"))
-PHI_COLUMNS = ("medical_record_number", "date_time")
-MAX_PHI_FILE_BYTES = 1 << 20
-MIN_PHI_CHARS = 4  # shorter values ("A1") are too common to mean anything in a log line
-# A value with no digit and at most this many characters is a plain word (NULL, SELECT, half,
-# "not a time"): it occurs in ordinary log text and tracebacks, so it is left out.
-MAX_WORD_CHARS = 16
-OUR_LOGGERS = ("ingest", "ingestcli")  # the ingest Lambda logs to "ingest", the rest below
+# --------------------------------------------------------------------------- logs
 
 
-@dataclass(frozen=True)
-class PhiValue:
-    """Where a value comes from, to name a leak without repeating the value."""
-
-    column: str
-    source: str  # the file, relative to tests/
-
-
-@dataclass(frozen=True)
-class Leak:
-    logger: str
-    level: str
-    event: str
-    where: str  # pathname:lineno of the logging call
-    test: str
-    column: str
-    source: str
-
-    def describe(self) -> str:
-        return (
-            f"{self.logger} {self.level} event={self.event!r} at {self.where}, during "
-            f"{self.test or 'no test'}: a {self.column} value from tests/{self.source}"
-        )
-
-
-def _csv_files() -> Iterator[tuple[str, str]]:
-    """(name relative to tests/, text) of each CSV test file that is small UTF-8 text."""
-    paths = {path for folder, pattern in PHI_SOURCES for path in (TESTS / folder).glob(pattern)}
-    for path in sorted(paths):
-        try:
-            if not path.is_file() or path.stat().st_size > MAX_PHI_FILE_BYTES:
-                continue
-            data = path.read_bytes()
-        except OSError:
-            continue
-        if b"\x00" in data:  # binary, or UTF-16/32
-            continue
-        try:
-            text = data.decode("utf-8-sig")
-        except UnicodeDecodeError:
-            continue
-        yield path.relative_to(TESTS).as_posix(), text
-
-
-def _column_values(text: str) -> Iterator[tuple[str, str]]:
-    """(column, value) for every medical_record_number and date_time cell of a CSV text."""
-    rows = csv.reader(io.StringIO(text, newline=""))
-    try:
-        header = [name.strip() for name in next(rows, [])]
-        columns = [(i, name) for i, name in enumerate(header) if name in PHI_COLUMNS]
-        if not columns:
-            return
-        words = {name.lower() for name in header}
-        for row in rows:
-            for i, column in columns:
-                value = row[i].strip() if i < len(row) else ""
-                if len(value) < MIN_PHI_CHARS or value.lower() in words:
-                    continue
-                if len(value) > MAX_WORD_CHARS or any(char.isdigit() for char in value):
-                    yield column, value
-    except csv.Error:  # a NUL, a huge field: keep what was read before it
-        return
-
-
-def phi_values() -> dict[str, PhiValue]:
-    """Each MRN and date_time value of the CSV test files, and each date_time as stored."""
-    from ingestcli.core.contract import normalise_date_time
-
-    found: dict[str, PhiValue] = {}
-    for source, text in _csv_files():
-        for column, value in _column_values(text):
-            found.setdefault(value, PhiValue(column, source))
-            if column == "date_time":
-                with suppress(Exception):  # not a valid date_time: only the raw value counts
-                    found.setdefault(normalise_date_time(value), PhiValue(column, source))
-    return found
-
-
-class PhiLogGuard(logging.Handler):
-    """A handler on our loggers that notes each record carrying a value from `values`.
-
-    Cheap: a record's text is scanned once, looking each 4-character window up in a dict of
-    value prefixes; only leaks are kept, never the records.
-    """
-
-    def __init__(self, values: dict[str, PhiValue]) -> None:
-        super().__init__(logging.NOTSET)
-        self.values = values
-        self.by_prefix: dict[str, list[str]] = defaultdict(list)
-        for value in sorted(values, key=len, reverse=True):
-            self.by_prefix[value[:MIN_PHI_CHARS]].append(value)
-        self.leaks: list[Leak] = []
-        self.records = 0
-        self.test = ""
-        self._lock = threading.Lock()
-
-    def find(self, text: str) -> str | None:
-        """The first value of the set that occurs in `text`, or None."""
-        lookup = self.by_prefix.get
-        for start in range(len(text) - MIN_PHI_CHARS + 1):
-            candidates = lookup(text[start : start + MIN_PHI_CHARS])
-            if candidates:
-                for value in candidates:
-                    if text.startswith(value, start):
-                        return value
-        return None
-
-    @staticmethod
-    def text_of(record: logging.LogRecord) -> str:
-        """The formatted message, the raw template and arguments, and any traceback."""
-        try:
-            message = record.getMessage()
-        except Exception:  # arguments that do not fit the template
-            message = ""
-        parts = [message, str(record.msg), repr(record.args)]
-        if record.exc_info:
-            parts.append(logging.Formatter().formatException(record.exc_info))
-        parts.extend(filter(None, (record.exc_text, record.stack_info)))
-        return "\n".join(parts)
-
-    def scan(self, record: logging.LogRecord) -> Leak | None:
-        text = self.text_of(record)
-        value = self.find(text)
-        if value is None:
-            return None
-        event = "-"
-        try:
-            document = json.loads(record.getMessage())
-            if isinstance(document, dict):
-                event = str(document.get("event", "-"))
-        except Exception:
-            if isinstance(record.msg, str):
-                event = record.msg.replace(value, "<value>")[:80]
-        origin = self.values[value]
-        return Leak(
-            logger=record.name,
-            level=record.levelname,
-            event=event,
-            where=f"{record.pathname}:{record.lineno}",
-            test=self.test,
-            column=origin.column,
-            source=origin.source,
-        )
-
-    def emit(self, record: logging.LogRecord) -> None:
-        try:
-            leak = self.scan(record)
-        except Exception:  # the guard must never break the code that logs
-            return
-        with self._lock:
-            self.records += 1
-            if leak is not None:
-                self.leaks.append(leak)
-
-    @contextmanager
-    def expecting_leaks(self) -> Iterator[list[Leak]]:
-        """For the guard's own tests: leaks inside the block are returned, not counted."""
-        with self._lock:
-            saved, self.leaks = self.leaks, []
-        try:
-            yield self.leaks
-        finally:
-            with self._lock:
-                self.leaks = saved
-
-    def report(self) -> str:
-        lines = sorted({leak.describe() for leak in self.leaks})
-        return (
-            f"{len(self.leaks)} log record(s) of our loggers carried patient data from the CSV "
-            "test files (values not shown):\n  " + "\n  ".join(lines)
-        )
+@pytest.fixture
+def logs(caplog: pytest.LogCaptureFixture) -> Iterator[pytest.LogCaptureFixture]:
+    """Captures every record at DEBUG and up: our loggers', the AWS SDK's, the root's."""
+    caplog.set_level(logging.DEBUG)
+    for name in ("ingest", "ingestcli"):
+        caplog.set_level(logging.DEBUG, logger=name)
+    yield caplog
 
 
 _guard: PhiLogGuard | None = None
-
-
-def install_guard(loggers: Iterable[str] = OUR_LOGGERS) -> PhiLogGuard:
-    guard = PhiLogGuard(phi_values())
-    for name in loggers:
-        logging.getLogger(name).addHandler(guard)
-    return guard
 
 
 def pytest_runtest_logstart(nodeid: str, location: tuple[str, int | None, str]) -> None:
@@ -314,12 +118,11 @@ def pytest_runtest_logstart(nodeid: str, location: tuple[str, int | None, str]) 
 def phi_log_guard() -> Iterator[PhiLogGuard]:
     """The session's guard, on "ingest" and "ingestcli" (their children propagate to them)."""
     global _guard
-    _guard = install_guard()
+    _guard = install_guard(TESTS)
     try:
         yield _guard
     finally:
-        for name in OUR_LOGGERS:
-            logging.getLogger(name).removeHandler(_guard)
+        remove_guard(_guard)
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -1,5 +1,5 @@
 """`ingest deploy`, `status` and `destroy` as an operator runs them, over real HTTP to a
-moto server on loopback (the fixed one the local stack uses)."""
+moto server on loopback (started as the local stack starts it, on a free port)."""
 
 from __future__ import annotations
 
@@ -12,6 +12,10 @@ from typer.testing import CliRunner
 
 from ingestcli.cli.app import app
 from ingestcli.local.moto_server import spawn
+from support.console import set_console_width
+
+# One worker runs the module: its moto server takes seconds to start, once.
+pytestmark = pytest.mark.xdist_group("cli_stack")
 
 
 @pytest.fixture(scope="module")
@@ -27,10 +31,11 @@ def operator(moto_endpoint: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     """Runs `ingest` with a fresh config folder, pointed at the moto server."""
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
     monkeypatch.setenv("AWS_ENDPOINT_URL", moto_endpoint)
+    set_console_width(monkeypatch, 200)
     runner = CliRunner()
 
     def run(*arguments: str, **kwargs):
-        return runner.invoke(app, list(arguments), env={"COLUMNS": "200"}, **kwargs)
+        return runner.invoke(app, list(arguments), **kwargs)
 
     return run
 

@@ -32,8 +32,8 @@ import pytest
 from ingestcli.local.stack import WorkerOptions, start_local_stack
 from ingestcli.services.api_client import ApiClient
 from ingestcli.services.upload import upload, wait_for_report
-from test_ingest_lambda import csv_bytes
-from test_local_faults import Stack
+from support.ingest_events import csv_bytes
+from support.local_stack import Stack
 
 
 def _size(name: str, default: int) -> int:

@@ -16,6 +16,7 @@ import pytest
 from ingestcli.errors import UsageError
 from ingestcli.local.api_server import ApiServer
 from ingestcli.local.moto_server import free_port
+from support.http import send
 
 TOKEN = "ingest.acme.secret-token-value"
 
@@ -30,17 +31,6 @@ class Recorder:
     def __call__(self, event: dict[str, Any], context: Any) -> Any:
         self.calls.append((event, context))
         return self.answer
-
-
-def send(url: str, method: str = "GET", body: bytes | None = None, **headers: str):
-    """Status, headers and body of one request, error statuses included."""
-    request = urllib.request.Request(url, body, headers, method=method)
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return response.status, response.headers, response.read()
-    except urllib.error.HTTPError as error:
-        with error:
-            return error.code, error.headers, error.read()
 
 
 def test_a_request_becomes_a_payload_2_event() -> None:

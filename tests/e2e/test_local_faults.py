@@ -4,7 +4,7 @@ while DynamoDB throttles, a worker is killed mid-file, S3 delivers its event thr
 read of the file fails, or the report cannot be written.
 
 Faults are injected by wrapping the boto3 clients the handler is given
-(`WorkerOptions.wrap_client`), with the wrappers of test_ingest_faults.py; the killed worker
+(`WorkerOptions.wrap_client`), with the wrappers of tests/support/faults.py; the killed worker
 is a real process, killed with SIGKILL. After each fault the upload must end as a clean run
 of the same file ends: the same items (ids and ingested_at aside), the same report and
 rejects, the report's counts true, nothing left in the queue or its dead-letter queue, no
@@ -30,16 +30,16 @@ from typing import Any
 import pytest
 
 from ingestcli.core.ledger import FINISHED
-from ingestcli.local.stack import LocalStack, WorkerOptions, session, start_local_stack
+from ingestcli.local.stack import WorkerOptions, start_local_stack
 from ingestcli.local.worker import QueueWorker
-from ingestcli.services.api_client import ApiClient
-from ingestcli.services.providers import ProviderRegistry
-from ingestcli.services.upload import upload, wait_for_report
-from test_ingest_faults import BreakingS3, Passthrough, client_error
-from test_ingest_lambda import csv_bytes
+from support.faults import BreakingS3, Passthrough, client_error
+from support.ingest_events import csv_bytes
+from support.local_stack import REPORT_TIMEOUT, Stack
 
-# Seconds: the longest any one upload may take here before the test gives up on it.
-REPORT_TIMEOUT = 90.0
+# One worker runs the module: its local stack and the clean run every fault is compared with
+# take some 15 s to set up, once.
+pytestmark = pytest.mark.xdist_group("local_faults")
+
 # What a report says that is the same for any upload of the same file.
 REPORT_IDS = ("upload_id", "provider", "key", "started_at", "finished_at")
 # What an item says that differs between two uploads of the same file.
@@ -80,115 +80,6 @@ BODY = csv_bytes(mixed_rows(FILE_ROWS))
 
 
 # --------------------------------------------------------------------------- the stack
-
-
-class Stack:
-    """The module's local stack, seen as the provider, support and the operator see it."""
-
-    def __init__(self, local: LocalStack) -> None:
-        self.local = local
-        boto = session()
-        self.s3 = boto.client("s3", endpoint_url=local.endpoint)
-        self.sqs = boto.client("sqs", endpoint_url=local.endpoint)
-        self.dynamodb = boto.client("dynamodb", endpoint_url=local.endpoint)
-        self.outputs = local.outputs
-        self.bucket = local.outputs["UploadsBucket"]
-        self.registry = ProviderRegistry(self.dynamodb, local.outputs["ProvidersTable"])
-        self.tokens: dict[str, str] = {}
-
-    # ---- the provider
-
-    def client(self, provider: str) -> ApiClient:
-        if provider not in self.tokens:
-            self.tokens[provider] = self.registry.add(provider)[1]
-        return ApiClient(self.local.api_url, self.tokens[provider])
-
-    def send(self, provider: str, body: bytes, folder: Path) -> str:
-        """Upload `body` as `provider` through the API and a presigned PUT: its upload id."""
-        path = folder / f"{provider}.csv"
-        path.write_bytes(body)
-        return upload(self.client(provider), str(path))["upload_id"]
-
-    def report(self, provider: str, upload_id: str) -> dict[str, Any]:
-        """The report, as `ingest upload --wait` gets it from the API."""
-        return wait_for_report(
-            self.client(provider), upload_id, timeout=REPORT_TIMEOUT, poll=0.2, max_poll=1.0
-        )
-
-    # ---- what is in the stack
-
-    def items(self, provider: str) -> list[dict[str, str]]:
-        """Every item of the provider's partition (a Query), as plain strings, in key order."""
-        found: list[dict[str, str]] = []
-        request: dict[str, Any] = {
-            "TableName": self.outputs["RecordsTable"],
-            "KeyConditionExpression": "providerId = :p",
-            "ExpressionAttributeValues": {":p": {"S": provider}},
-            "ConsistentRead": True,
-        }
-        while True:
-            answer = self.dynamodb.query(**request)
-            found += [
-                {name: str(next(iter(value.values()))) for name, value in item.items()}
-                for item in answer["Items"]
-            ]
-            if "LastEvaluatedKey" not in answer:
-                return found
-            request["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
-
-    def count(self, provider: str) -> int:
-        request: dict[str, Any] = {
-            "TableName": self.outputs["RecordsTable"],
-            "KeyConditionExpression": "providerId = :p",
-            "ExpressionAttributeValues": {":p": {"S": provider}},
-            "Select": "COUNT",
-        }
-        total = 0
-        while True:
-            answer = self.dynamodb.query(**request)
-            total += answer["Count"]
-            if "LastEvaluatedKey" not in answer:
-                return total
-            request["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
-
-    def ledger(self, provider: str, upload_id: str) -> dict[str, Any]:
-        item = self.dynamodb.get_item(
-            TableName=self.outputs["UploadsTable"],
-            Key={"providerId": {"S": provider}, "uploadId": {"S": upload_id}},
-            ConsistentRead=True,
-        ).get("Item", {})
-        return {name: value.get("S", value.get("N")) for name, value in item.items()}
-
-    def keys(self, prefix: str) -> list[str]:
-        answer = self.s3.list_objects_v2(Bucket=self.bucket, Prefix=prefix)
-        return sorted(found["Key"] for found in answer.get("Contents", []))
-
-    def read(self, key: str) -> bytes | None:
-        if key not in self.keys(key):
-            return None
-        return self.s3.get_object(Bucket=self.bucket, Key=key)["Body"].read()
-
-    def depth(self, queue: str) -> int:
-        """Messages in a queue ("QueueUrl" or "DeadLetterQueueUrl"), visible or in flight."""
-        attributes = self.sqs.get_queue_attributes(
-            QueueUrl=self.outputs[queue],
-            AttributeNames=[
-                "ApproximateNumberOfMessages",
-                "ApproximateNumberOfMessagesNotVisible",
-                "ApproximateNumberOfMessagesDelayed",
-            ],
-        )["Attributes"]
-        return sum(int(value) for value in attributes.values())
-
-    def settled(self, provider: str, upload_id: str, timeout: float = 30.0) -> dict[str, Any]:
-        """Wait until the upload is finished in the uploads table and the queue is empty."""
-        deadline = time.monotonic() + timeout
-        while True:
-            entry = self.ledger(provider, upload_id)
-            if entry.get("status") in FINISHED and self.depth("QueueUrl") == 0:
-                return entry
-            assert time.monotonic() < deadline, f"not settled: {entry}, {self.depth('QueueUrl')}"
-            time.sleep(0.1)
 
 
 @pytest.fixture(scope="module")

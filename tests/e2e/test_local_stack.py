@@ -21,6 +21,10 @@ import pytest
 from ingestcli.core.tokens import new_token, token_hash
 from ingestcli.local.service import probe
 
+# One worker runs the module, in order: the stack is the module's, and the last test takes it
+# down (it checks that a second `local up` is refused while the first runs).
+pytestmark = pytest.mark.xdist_group("local_stack")
+
 INGEST = [sys.executable, "-m", "ingestcli"]
 Run = Callable[..., subprocess.CompletedProcess]
 

@@ -6,6 +6,8 @@ lambdas/api.py: it is `FakeApi` below, a small handler that mimics its REST cont
 ChecksumSHA256 signed, GET /uploads/{id}, GET /uploads), served by local_api.ApiServer.
 The real api.py is exercised end to end elsewhere once it lands. S3 behaviours moto does
 not have (expired URLs, SlowDown, refusals) come from `FakeS3`, a scripted HTTP endpoint.
+What needs no server (checksums, URLs refused up front, rendering) is in
+tests/unit/test_upload_offline.py.
 """
 
 from __future__ import annotations
@@ -25,7 +27,6 @@ import boto3
 import pytest
 from botocore.config import Config
 
-from ingestcli.cli.render.upload import render_report, render_uploads
 from ingestcli.errors import EXIT_USAGE, AuthError, IngestError, NotFound, UsageError
 from ingestcli.local.api_server import ApiServer
 from ingestcli.local.moto_server import free_port, spawn
@@ -34,28 +35,15 @@ from ingestcli.services.upload import (
     PutFailed,
     UrlExpired,
     WaitTimeout,
-    check_before_upload,
     put_file,
-    sha256_of,
     upload,
     upload_with_url,
     wait_for_report,
 )
+from support.uploads import REPORT, TOKEN, write_big_csv
 
-TOKEN = "ingest.acme.Zm9vYmFyYmF6cXV4cXV1eHF1dXhxdXV4cXV1eHF1dXhx"
-REPORT = {
-    "upload_id": "up1",
-    "provider": "acme",
-    "key": "acme/uploads/2024/05/01/up1.csv",
-    "status": "partial",
-    "rows": 3,
-    "written": 2,
-    "rejected": 1,
-    "duplicates": 0,
-    "errors": [{"line": 3, "column": "date_time", "code": "no_offset", "message": "no offset"}],
-    "started_at": "2024-05-01T10:00:00Z",
-    "finished_at": "2024-05-01T10:00:01Z",
-}
+# One worker runs the module: its moto server takes seconds to start, once.
+pytestmark = pytest.mark.xdist_group("upload")
 
 
 def _reply(status: int, document: Any) -> dict[str, Any]:
@@ -221,11 +209,7 @@ def client(api: tuple[FakeApi, str], sleeps: list[float]) -> ApiClient:
 
 @pytest.fixture
 def csv_file(tmp_path: Path) -> Path:
-    """A CSV over several 1 MB chunks, with a BOM, CRLF line ends and non-ASCII text."""
-    rows = "".join(f"MRN-{n:07d},2024-05-01T10:00:00+02:00,Zoë Ångström\r\n" for n in range(60_000))
-    path = tmp_path / "visits 2024.csv"
-    path.write_bytes(("\ufeffmedical_record_number,date_time,name\r\n" + rows).encode())
-    return path
+    return write_big_csv(tmp_path)
 
 
 def test_an_upload_arrives_byte_identical_with_its_metadata(
@@ -268,14 +252,6 @@ def test_put_sends_exactly_the_given_headers(fake_s3: Any, csv_file: Path) -> No
         [*given.items(), ("Host", f"127.0.0.1:{port}"), ("Content-Length", str(size))]
     )
     assert body == csv_file.read_bytes()
-
-
-def test_sha256_of_streams_a_file(csv_file: Path) -> None:
-    with csv_file.open("rb") as stream:
-        assert sha256_of(stream) == (
-            hashlib.sha256(csv_file.read_bytes()).hexdigest(),
-            csv_file.stat().st_size,
-        )
 
 
 def test_a_refused_token_is_an_exit_2_error_that_never_shows_it(api: tuple[FakeApi, str]) -> None:
@@ -384,16 +360,6 @@ def test_a_redirect_is_not_followed_with_the_token() -> None:
     assert elsewhere == []
 
 
-@pytest.mark.parametrize(
-    "url", ["http://api.example.com/", "ftp://127.0.0.1/", "https://user:pw@api.example.com/"]
-)
-def test_urls_that_would_leak_are_refused(url: str, csv_file: Path) -> None:
-    with pytest.raises(UsageError):
-        ApiClient(url, TOKEN)
-    with pytest.raises(UsageError):
-        put_file(url, {}, str(csv_file), csv_file.stat().st_size)
-
-
 @pytest.mark.parametrize("read_body", [True, False], ids=["after-body", "before-body"])
 def test_an_expired_url_is_replaced_by_a_fresh_one(
     client: ApiClient,
@@ -454,14 +420,6 @@ def test_a_file_larger_than_the_api_allows_is_refused(
     with pytest.raises(UsageError, match="files over 10485760 bytes"):
         upload(client, str(path))
     assert s3.list_objects_v2(Bucket=bucket).get("KeyCount") == 0
-
-
-def test_the_check_before_upload_is_the_validator(tmp_path: Path) -> None:
-    path = tmp_path / "a.csv"
-    path.write_text("medical_record_number,date_time\nA-1,2024-05-01T10:00:00Z\nA-2,soon\n")
-    summary = check_before_upload(str(path))
-    assert (summary.rows, summary.valid, summary.invalid) == (2, 1, 1)
-    assert summary.errors[0].line == 3
 
 
 def test_standard_input_cannot_be_uploaded(client: ApiClient) -> None:
@@ -527,29 +485,3 @@ def test_waiting_gives_up_at_the_timeout_and_says_how_to_check_later(
         "upload up1 is still processing after 12 s; it carries on without us: "
         "check it later with `ingest uploads`"
     )
-
-
-def test_a_report_is_shown_with_its_problems_and_what_to_do(
-    capsys: pytest.CaptureFixture[str],
-) -> None:
-    problem = {"line": 3, "column": "[bold]x\x1b[2J", "code": "no_offset", "message": "no offset"}
-    render_report(dict(REPORT, errors=[problem]))
-    shown = capsys.readouterr().out
-    assert "Upload up1: ⚠ partial" in shown
-    assert "3 rows: 2 written, 1 rejected" in shown
-    assert "[bold]x\\x1b[2J" in shown and "\x1b" not in shown
-    assert "fix them and upload those rows again" in shown
-
-
-def test_the_upload_list_shows_counts_nested_or_flat(capsys: pytest.CaptureFixture[str]) -> None:
-    nested = {"upload_id": "up2", "status": "partial", "counts": {"rows": 7, "rejected": 2}}
-    flat = {"upload_id": "up1", "status": "succeeded", "filename": "a.csv", "rows": 5}
-    pending = {"upload_id": "up0", "status": "pending", "filename": "b.csv", "counts": None}
-    render_uploads([nested, flat, pending])
-    lines = [line.split() for line in capsys.readouterr().out.splitlines()]
-    assert lines[1:] == [
-        ["up2", "⚠", "partial", "7", "2"],
-        ["up1", "✔", "succeeded", "5", "a.csv"],
-        ["up0", "…", "pending", "b.csv"],
-        ["3", "uploads"],
-    ]

@@ -24,29 +24,13 @@ import pytest
 from ingestcli.core.layout import parse_upload_key
 from ingestcli.core.ledger import UploadLedger
 from ingestcli.lambdas.api import routes as api_module
-from ingestcli.lambdas.api.routes import MAX_UPLOAD_BYTES, Api, Settings, safe_filename
+from ingestcli.lambdas.api.routes import MAX_UPLOAD_BYTES, Api, safe_filename
 from ingestcli.services.providers import ProviderRegistry
-from test_providers import make_table
+from support.api_calls import CSV, SETTINGS, SIGNER, RecordingSts, altered, call, declare, event
+from support.names import BUCKET, PROVIDERS, REGION, UPLOADS
+from support.template import make_table
 
-REGION = "us-east-1"
-BUCKET = "ingest-test-uploads-123456789012-us-east-1"
-PROVIDERS, UPLOADS = "ingest-test-providers", "ingest-test-uploads"
-SIGNER = "arn:aws:iam::123456789012:role/ingest-test-UploadSignerRole"
-SETTINGS = Settings(PROVIDERS, UPLOADS, BUCKET, SIGNER, url_expiry_seconds=300)
-CSV = b"medical_record_number,date_time\r\nA1,2024-03-01T14:30:00Z\r\n"
 UPLOAD_ID_SHAPE = re.compile(r"\d{8}T\d{9}Z-[a-z2-7]{10}")
-
-
-class RecordingSts:
-    """The STS client, keeping each AssumeRole request and the credentials it returned."""
-
-    def __init__(self, real: Any) -> None:
-        self.real, self.calls = real, []
-
-    def assume_role(self, **request: Any) -> dict[str, Any]:
-        answer = self.real.assume_role(**request)
-        self.calls.append((request, answer["Credentials"]))
-        return answer
 
 
 @pytest.fixture
@@ -65,38 +49,6 @@ def stack(clients) -> dict[str, Any]:
         "bravo": registry.add("bravo", "Europe/Paris")[1],
         "ledger": UploadLedger(clients.dynamodb, UPLOADS),
     }
-
-
-def event(method: str, path: str, token: str | None = None, **parts: Any) -> dict[str, Any]:
-    headers = {"content-type": "application/json"} | parts.pop("headers", {})
-    if token is not None:
-        headers["authorization"] = f"Bearer {token}"
-    body = parts.pop("body", None)
-    return {
-        "version": "2.0",
-        "rawPath": path,
-        "rawQueryString": parts.pop("query", ""),
-        "headers": headers,
-        "requestContext": {"http": {"method": method, "path": path}},
-        "body": body if body is None or isinstance(body, str) else json.dumps(body),
-        "isBase64Encoded": parts.pop("base64", False),
-    }
-
-
-def call(api: Api, *args: Any, **kwargs: Any) -> tuple[int, Any, dict[str, Any]]:
-    response = api.handler(event(*args, **kwargs), None)
-    assert response["headers"]["content-type"] == "application/json"
-    return response["statusCode"], json.loads(response["body"]), response
-
-
-def declare(data: bytes = CSV, filename: str = "visits.csv", **changes: Any) -> dict[str, Any]:
-    declared = {"filename": filename, "size": len(data), "sha256": hashlib.sha256(data).hexdigest()}
-    return declared | changes
-
-
-def altered(token: str) -> str:
-    """The token with its last character changed: same shape, wrong secret."""
-    return token[:-1] + ("B" if token[-1] != "B" else "C")
 
 
 def create(stack: dict[str, Any], who: str = "alpha", **declared: Any) -> dict[str, Any]:

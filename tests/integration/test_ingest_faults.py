@@ -1,29 +1,33 @@
 """The ingest Lambda when things go wrong, and files that need more than one run.
 
 Faults are injected by wrapping moto's real clients in tiny classes that fail some calls
-(throttling, unprocessed items, a broken response stream, a non-retryable error): the code
-under test is never mocked. Each faulty ingest is compared with a clean ingest of the same
-file: the same items, the same report (times of day aside) and the same rejects CSV.
+(throttling, unprocessed items, a broken response stream, a non-retryable error; those the
+local-stack tests use too are in tests/support/faults.py): the code under test is never
+mocked. Each faulty ingest is compared with a clean ingest of the same file: the same items,
+the same report (times of day aside) and the same rejects CSV.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import threading
 import time
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 import urllib3.exceptions
-from botocore.exceptions import ClientError, ResponseStreamingError
+from botocore.exceptions import ResponseStreamingError
 
 from ingestcli.core.layout import parse_upload_key
 from ingestcli.core.ledger import UploadLedger
 from ingestcli.lambdas.ingest import ingestor as ingest_module
 from ingestcli.lambdas.ingest.s3_reader import REOPEN_ATTEMPTS
-from test_ingest_lambda import (
+from support.faults import BreakingS3, Passthrough, client_error
+from support.harness import Harness, ingest_once, make_harness
+from support.ingest_events import FakeContext, csv_bytes, lambda_event, s3_event_body, sqs_record
+from support.ingest_results import Snapshot, assert_counts_add_up, comparable, ticking_clock
+from support.names import (
     BUCKET,
     CHECKPOINTS,
     KEY,
@@ -32,18 +36,6 @@ from test_ingest_lambda import (
     REPORT_KEY,
     UPLOAD_ID,
     UPLOADS,
-    FakeContext,
-    Harness,
-    Snapshot,
-    assert_counts_add_up,
-    comparable,
-    csv_bytes,
-    ingest_once,
-    lambda_event,
-    make_harness,
-    s3_event_body,
-    sqs_record,
-    ticking_clock,
 )
 
 
@@ -54,21 +46,6 @@ def env(clients: Any, monkeypatch: pytest.MonkeyPatch) -> Harness:
 
 
 # --------------------------------------------------------------------------- fault injection
-
-
-def client_error(code: str, operation: str = "BatchWriteItem") -> ClientError:
-    return ClientError({"Error": {"Code": code, "Message": "injected"}}, operation)
-
-
-class Passthrough:
-    """A real client, with the calls a subclass defines replaced."""
-
-    def __init__(self, real: Any) -> None:
-        self._real = real
-        self._lock = threading.Lock()  # ItemWriter calls from several threads
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._real, name)
 
 
 class ThrottledDynamoDB(Passthrough):
@@ -115,58 +92,6 @@ class CrashingDynamoDB(Passthrough):
         if crash:
             raise client_error("AccessDeniedException")
         return self._real.batch_write_item(**kwargs)
-
-
-class BrokenBody:
-    """A response body that delivers `good_bytes`, then fails as a dropped connection does."""
-
-    def __init__(self, body: Any, good_bytes: int, error: Exception) -> None:
-        self._body, self._left, self._error = body, good_bytes, error
-
-    def read(self, amt: int | None = None) -> bytes:
-        if self._left <= 0:
-            raise self._error
-        data = self._body.read(self._left if amt is None else min(amt, self._left))
-        self._left -= len(data)
-        return data
-
-    def close(self) -> None:
-        self._body.close()
-
-
-class BreakingS3(Passthrough):
-    """get_object of the upload answers with a body that breaks partway, on the reads
-    numbered in `broken_reads` (the first read of a new upload checks its SHA-256); with
-    `reopened_good_bytes`, a read that reopens the object at a byte (Range) gets that many."""
-
-    def __init__(
-        self,
-        real: Any,
-        error: Exception,
-        broken_reads: set[int] | None,
-        good_bytes: int,
-        reopened_good_bytes: int | None = None,
-    ) -> None:
-        super().__init__(real)
-        self.error, self.broken_reads, self.good_bytes = error, broken_reads, good_bytes
-        self.reopened_good_bytes = reopened_good_bytes
-        self.reads = self.broken = 0
-        self.ranges: list[str] = []
-        self.key = KEY
-
-    def get_object(self, **kwargs: Any) -> dict[str, Any]:
-        answer = self._real.get_object(**kwargs)
-        if kwargs["Key"] == self.key:
-            self.reads += 1
-            if "Range" in kwargs:
-                self.ranges.append(kwargs["Range"])
-            if self.broken_reads is None or self.reads in self.broken_reads:
-                self.broken += 1
-                good = self.good_bytes
-                if "Range" in kwargs and self.reopened_good_bytes is not None:
-                    good = self.reopened_good_bytes
-                answer["Body"] = BrokenBody(answer["Body"], good, self.error)
-        return answer
 
 
 def big_body(rows: int = 300) -> bytes:

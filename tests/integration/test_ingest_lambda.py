@@ -8,434 +8,48 @@ table's items, the report object's bytes and the rejects CSV.
 
 Files that need several runs (checkpoints and continuation messages), faults (throttling,
 broken streams, crashes, the last attempt before the dead-letter queue) and the logging rules
-live in test_ingest_faults.py, which reuses the harness below.
+live in test_ingest_faults.py. Both use the harness of tests/support/harness.py.
 """
 
 from __future__ import annotations
 
-import csv
-import functools
 import hashlib
-import io
-import itertools
 import json
 import urllib.parse
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
-from ingestcli.core.layout import parse_upload_key
 from ingestcli.core.ledger import UploadLedger
 from ingestcli.lambdas.ingest import ingestor as ingest_module
-from ingestcli.lambdas.ingest.ingestor import Ingestor, Settings
-
-REGION = "us-east-1"
-BUCKET = "ingest-test-uploads-123456789012-us-east-1"
-RECORDS = "ingest-test-records"
-PROVIDERS = "ingest-test-providers"
-UPLOADS = "ingest-test-uploads"
-PROVIDER = "acme"
-UPLOAD_ID = "01J9ZQ4D3M7T2V8X6Y5W1K0PAB"
-KEY = f"{PROVIDER}/uploads/2024/03/01/{UPLOAD_ID}.csv"
-REPORT_KEY = f"{PROVIDER}/reports/{UPLOAD_ID}.json"
-REJECTS_KEY = f"{PROVIDER}/rejects/{UPLOAD_ID}.csv"
-CHECKPOINTS = f"{PROVIDER}/checkpoints/"
-HEADER = ("medical_record_number", "date_time", "note")
-REPORT_FIELDS = {
-    "upload_id",
-    "provider",
-    "key",
-    "status",
-    "rows",
-    "written",
-    "rejected",
-    "duplicates",
-    "errors",
-    "started_at",
-    "finished_at",
-}
-ERROR_FIELDS = {"line", "column", "code", "message"}
-REJECTS_HEADER = ["line", "column", "code", "message"]
-TEMPLATE = Path(__file__).parents[1] / "infra" / "cloudformation" / "ingest.yaml"
-AUTO = "auto"  # the SHA-256 of the body, as the API declares it
-
-
-# --------------------------------------------------------------------------- harness
-
-
-class _CfnLoader(yaml.SafeLoader):
-    """Reads the template's short-form intrinsics (!Ref, !If...) as plain values."""
-
-
-_CfnLoader.add_multi_constructor(
-    "!",
-    lambda loader, _suffix, node: (
-        loader.construct_scalar(node)
-        if isinstance(node, yaml.ScalarNode)
-        else loader.construct_sequence(node)
-        if isinstance(node, yaml.SequenceNode)
-        else loader.construct_mapping(node)
-    ),
+from support.harness import Harness, ingest_once, make_harness
+from support.ingest_events import (
+    HEADER,
+    S3_TEST_EVENT,
+    FakeContext,
+    csv_bytes,
+    lambda_event,
+    s3_event_body,
+    sqs_record,
 )
-
-
-@functools.cache
-def table_keys(logical_id: str) -> dict[str, Any]:
-    """KeySchema and AttributeDefinitions of a table, as the shipped template declares them."""
-    resources = yaml.load(TEMPLATE.read_text("utf-8"), Loader=_CfnLoader)["Resources"]
-    properties = resources[logical_id]["Properties"]
-    return {name: properties[name] for name in ("KeySchema", "AttributeDefinitions")}
-
-
-class FakeContext:
-    """A Lambda context with plenty of time, or one whose remaining time drops below any
-    margin once it has been asked `answers_before_low` times."""
-
-    HIGH = 900_000
-    LOW = 1
-
-    def __init__(self, answers_before_low: int | None = None) -> None:
-        self.answers_before_low = answers_before_low
-        self.asked = 0
-
-    def get_remaining_time_in_millis(self) -> int:
-        self.asked += 1
-        if self.answers_before_low is None or self.asked <= self.answers_before_low:
-            return self.HIGH
-        return self.LOW
-
-
-def s3_event_body(
-    key: str,
-    bucket: str = BUCKET,
-    event_name: str = "ObjectCreated:Put",
-    *,
-    encoded_key: str | None = None,
-) -> str:
-    """An S3 notification as S3 sends it to SQS: the key URL-encoded, a space as '+'."""
-    record = {
-        "eventVersion": "2.1",
-        "eventSource": "aws:s3",
-        "awsRegion": REGION,
-        "eventTime": "2024-03-01T10:00:00.000Z",
-        "eventName": event_name,
-        "s3": {
-            "s3SchemaVersion": "1.0",
-            "bucket": {"name": bucket, "arn": f"arn:aws:s3:::{bucket}"},
-            "object": {
-                "key": encoded_key
-                if encoded_key is not None
-                else urllib.parse.quote_plus(key, "/"),
-                "size": 1,
-                "sequencer": "0055AED6DCD90281E5",
-            },
-        },
-    }
-    return json.dumps({"Records": [record]})
-
-
-S3_TEST_EVENT = json.dumps(
-    {
-        "Service": "Amazon S3",
-        "Event": "s3:TestEvent",
-        "Time": "2024-03-01T10:00:00.000Z",
-        "Bucket": BUCKET,
-        "RequestId": "5582815E1AEA5ADF",
-        "HostId": "8cLeGAmw098X5cv4Zkwcmo8vvZa3eH3eKxsPzbB9wrR+YstdA6Knx4Ip8EXAMPLE",
-    }
+from support.ingest_results import REJECTS_HEADER, assert_counts_add_up, ticking_clock
+from support.names import (
+    BUCKET,
+    CHECKPOINTS,
+    KEY,
+    PROVIDER,
+    PROVIDERS,
+    RECORDS,
+    REJECTS_KEY,
+    REPORT_KEY,
+    UPLOAD_ID,
+    UPLOADS,
 )
-
-
-def sqs_record(body: str, message_id: str = "m-1", receives: int = 1) -> dict[str, Any]:
-    """One record of the event an SQS event source mapping gives the function."""
-    return {
-        "messageId": message_id,
-        "receiptHandle": f"handle-{message_id}",
-        "body": body,
-        "attributes": {
-            "ApproximateReceiveCount": str(receives),
-            "SentTimestamp": "1709287200000",
-            "SenderId": "AIDAEXAMPLE",
-            "ApproximateFirstReceiveTimestamp": "1709287200001",
-        },
-        "messageAttributes": {},
-        "md5OfBody": hashlib.md5(body.encode()).hexdigest(),
-        "eventSource": "aws:sqs",
-        "eventSourceARN": f"arn:aws:sqs:{REGION}:123456789012:ingest-test-uploads",
-        "awsRegion": REGION,
-    }
-
-
-def lambda_event(*records: dict[str, Any]) -> dict[str, Any]:
-    return {"Records": list(records)}
-
-
-def csv_bytes(rows: Iterable[Iterable[str]], header: Iterable[str] = HEADER) -> bytes:
-    text = io.StringIO()
-    writer = csv.writer(text, lineterminator="\n")
-    writer.writerow(header)
-    writer.writerows(rows)
-    return text.getvalue().encode()
-
-
-def flat(item: dict[str, dict[str, str]]) -> dict[str, str]:
-    return {name: next(iter(value.values())) for name, value in item.items()}
-
-
-@dataclass(frozen=True)
-class Snapshot:
-    """What a user can see of one upload: every item of the table, the report, the rejects."""
-
-    items: list[dict[str, Any]]
-    report: bytes | None
-    rejects: bytes | None
-
-
-def ticking_clock() -> Callable[[], str]:
-    """A clock for `_now` that moves on a millisecond at every reading."""
-    start = datetime(2031, 1, 2, 3, 4, 5, tzinfo=UTC)
-    ticks = itertools.count(1)
-
-    def now() -> str:
-        moment = start + timedelta(milliseconds=next(ticks))
-        return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-    return now
-
-
-def comparable(snapshot: Snapshot) -> tuple[list[dict[str, Any]], dict[str, Any], bytes | None]:
-    """A snapshot without the times of day a run happened to have, after checking that every
-    item of the upload carries one ingested_at taken while the upload was being ingested."""
-    assert snapshot.report is not None
-    report = json.loads(snapshot.report)
-    stamps = {item["ingested_at"]["S"] for item in snapshot.items}
-    assert len(stamps) <= 1, "an upload's items carry different ingested_at values"
-    for stamp in stamps:
-        assert report["started_at"] <= stamp <= report["finished_at"]
-    items = [{k: v for k, v in item.items() if k != "ingested_at"} for item in snapshot.items]
-    times = {k: v for k, v in report.items() if k not in ("started_at", "finished_at")}
-    return items, times, snapshot.rejects
-
-
-@dataclass
-class Harness:
-    """The resources the ingest Lambda uses, on moto, and ways to look at them."""
-
-    s3: Any
-    dynamodb: Any
-    sqs: Any
-    queue_url: str
-    dlq_url: str
-    max_receive_count: int = 3
-
-    def settings(self, **changes: Any) -> Settings:
-        changes.setdefault("max_receive_count", self.max_receive_count)
-        return Settings(BUCKET, RECORDS, PROVIDERS, UPLOADS, self.queue_url, **changes)
-
-    def ingestor(
-        self, *, s3: Any = None, dynamodb: Any = None, sqs: Any = None, **changes: Any
-    ) -> Ingestor:
-        return Ingestor(
-            s3 or self.s3, dynamodb or self.dynamodb, sqs or self.sqs, self.settings(**changes)
-        )
-
-    def add_provider(
-        self, provider_id: str, status: str = "active", time_zone: str | None = None
-    ) -> None:
-        item = {"providerId": {"S": provider_id}, "status": {"S": status}}
-        if time_zone:
-            item["time_zone"] = {"S": time_zone}
-        self.dynamodb.put_item(TableName=PROVIDERS, Item=item)
-
-    def upload(
-        self, body: bytes, key: str = KEY, sha256: str | None = AUTO, register: bool = True
-    ) -> str:
-        """Put an object as a presigned PUT would, after registering it as the API does."""
-        if sha256 == AUTO:
-            sha256 = hashlib.sha256(body).hexdigest()
-        ref = parse_upload_key(BUCKET, key)
-        if register and ref is not None:
-            self.dynamodb.delete_item(
-                TableName=UPLOADS,
-                Key={"providerId": {"S": ref.provider}, "uploadId": {"S": ref.upload_id}},
-            )
-            UploadLedger(self.dynamodb, UPLOADS).register(
-                ref.provider, ref.upload_id, key=key, size=len(body), sha256=sha256
-            )
-        metadata = {"filename": "visits.csv"}
-        self.s3.put_object(Bucket=BUCKET, Key=key, Body=body, Metadata=metadata)
-        return key
-
-    def ledger(self, key: str = KEY) -> dict[str, Any] | None:
-        ref = parse_upload_key(BUCKET, key)
-        assert ref is not None
-        return UploadLedger(self.dynamodb, UPLOADS).get(ref.provider, ref.upload_id)
-
-    # -- looking
-
-    def items(self) -> list[dict[str, Any]]:
-        found = []
-        for page in self.dynamodb.get_paginator("scan").paginate(TableName=RECORDS):
-            found.extend(page["Items"])
-        return sorted(found, key=lambda item: (item["providerId"]["S"], item["sortKey"]["S"]))
-
-    def count(self) -> int:
-        """How many items the table holds (a scan that returns no items: moto is slow at them)."""
-        return sum(
-            page["Count"]
-            for page in self.dynamodb.get_paginator("scan").paginate(
-                TableName=RECORDS, Select="COUNT"
-            )
-        )
-
-    def values(self) -> dict[str, dict[str, str]]:
-        """Items of the default provider as plain strings, by sort key."""
-        return {
-            item["sortKey"]["S"]: flat(item)
-            for item in self.items()
-            if item["providerId"]["S"] == PROVIDER
-        }
-
-    def object(self, key: str) -> bytes | None:
-        try:
-            return self.s3.get_object(Bucket=BUCKET, Key=key)["Body"].read()
-        except self.s3.exceptions.NoSuchKey:
-            return None
-
-    def report(self, key: str = REPORT_KEY) -> dict[str, Any] | None:
-        body = self.object(key)
-        return None if body is None else json.loads(body)
-
-    def rejects(self, key: str = REJECTS_KEY) -> list[list[str]] | None:
-        """The rejects CSV parsed with csv; bytes that were not UTF-8 come back as sent."""
-        body = self.object(key)
-        if body is None:
-            return None
-        text = body.decode("utf-8", "surrogateescape")
-        return list(csv.reader(io.StringIO(text, newline="")))
-
-    def keys(self, prefix: str = "") -> list[str]:
-        listed = self.s3.list_objects_v2(Bucket=BUCKET, Prefix=prefix).get("Contents", [])
-        return sorted(entry["Key"] for entry in listed)
-
-    def snapshot(self) -> Snapshot:
-        return Snapshot(self.items(), self.object(REPORT_KEY), self.object(REJECTS_KEY))
-
-    def reset(self) -> None:
-        """Empty the tables and remove everything but the uploads, to ingest a file anew."""
-        keys = [{name: item[name] for name in ("providerId", "sortKey")} for item in self.items()]
-        for start in range(0, len(keys), 25):
-            requests = [{"DeleteRequest": {"Key": key}} for key in keys[start : start + 25]]
-            self.dynamodb.batch_write_item(RequestItems={RECORDS: requests})
-        for key in self.keys():
-            if "/uploads/" not in key:
-                self.s3.delete_object(Bucket=BUCKET, Key=key)
-        for page in self.dynamodb.get_paginator("scan").paginate(TableName=UPLOADS):
-            for item in page["Items"]:  # registered, not yet ingested
-                kept = ("providerId", "uploadId", "key", "size", "sha256")
-                item = {name: item[name] for name in kept if name in item}
-                self.dynamodb.put_item(TableName=UPLOADS, Item=item | {"status": {"S": "pending"}})
-
-    # -- the queue
-
-    def send(self, body: str) -> str:
-        return self.sqs.send_message(QueueUrl=self.queue_url, MessageBody=body)["MessageId"]
-
-    def queued(self, queue_url: str | None = None) -> list[dict[str, Any]]:
-        answer = self.sqs.receive_message(
-            QueueUrl=queue_url or self.queue_url,
-            MaxNumberOfMessages=10,
-            MessageSystemAttributeNames=["All"],
-            VisibilityTimeout=0,
-        )
-        return answer.get("Messages", [])
-
-    def deliver_next(
-        self, ingestor: Ingestor, context: FakeContext | None = None
-    ) -> dict[str, Any] | None:
-        """Play the event source mapping once: receive one message, hand it to the handler,
-        delete it unless the handler lists it as failed, in which case it becomes visible
-        again at once (a retry). The handler's answer, or None when the queue is empty."""
-        messages = self.sqs.receive_message(
-            QueueUrl=self.queue_url, MaxNumberOfMessages=1, MessageSystemAttributeNames=["All"]
-        ).get("Messages", [])
-        if not messages:
-            return None
-        (message,) = messages
-        record = sqs_record(
-            message["Body"],
-            message["MessageId"],
-            int(message["Attributes"]["ApproximateReceiveCount"]),
-        )
-        answer = ingestor.handle_batch(lambda_event(record), context or FakeContext())
-        handle = message["ReceiptHandle"]
-        if answer["batchItemFailures"]:
-            self.sqs.change_message_visibility(
-                QueueUrl=self.queue_url, ReceiptHandle=handle, VisibilityTimeout=0
-            )
-        else:
-            self.sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=handle)
-        return answer
-
-    def drain(
-        self,
-        ingestor: Ingestor,
-        context: Callable[[], FakeContext] = FakeContext,
-        max_rounds: int = 60,
-    ) -> list[dict[str, Any]]:
-        """Deliver messages until the queue is empty; returns each round's answer."""
-        answers = []
-        for _ in range(max_rounds):
-            answer = self.deliver_next(ingestor, context())
-            if answer is None:
-                return answers
-            answers.append(answer)
-        raise AssertionError(f"the queue still held messages after {max_rounds} rounds")
-
-
-def make_harness(clients: Any, max_receive_count: int = 3) -> Harness:
-    s3, dynamodb, sqs = clients.s3, clients.dynamodb, clients.sqs
-    s3.create_bucket(Bucket=BUCKET)
-    tables = ((RECORDS, "RecordsTable"), (PROVIDERS, "ProvidersTable"), (UPLOADS, "UploadsTable"))
-    for name, logical_id in tables:
-        dynamodb.create_table(
-            TableName=name, BillingMode="PAY_PER_REQUEST", **table_keys(logical_id)
-        )
-    dlq_url = sqs.create_queue(QueueName="ingest-test-dlq")["QueueUrl"]
-    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])
-    redrive = {
-        "deadLetterTargetArn": dlq_arn["Attributes"]["QueueArn"],
-        "maxReceiveCount": str(max_receive_count),
-    }
-    queue_url = sqs.create_queue(
-        QueueName="ingest-test-uploads", Attributes={"RedrivePolicy": json.dumps(redrive)}
-    )["QueueUrl"]
-    harness = Harness(s3, dynamodb, sqs, queue_url, dlq_url, max_receive_count)
-    harness.add_provider(PROVIDER)
-    return harness
 
 
 @pytest.fixture
 def env(clients: Any) -> Harness:
     return make_harness(clients)
-
-
-def ingest_once(env: Harness, key: str = KEY, **changes: Any) -> dict[str, Any]:
-    """Hand one S3 event for `key` to a fresh ingestor, as a single-message batch."""
-    event = lambda_event(sqs_record(s3_event_body(key)))
-    return env.ingestor(**changes).handle_batch(event, FakeContext())
-
-
-def assert_counts_add_up(report: dict[str, Any]) -> None:
-    assert set(report) == REPORT_FIELDS
-    assert report["rows"] == report["written"] + report["rejected"] + report["duplicates"]
-    for error in report["errors"]:
-        assert set(error) == ERROR_FIELDS
 
 
 # --------------------------------------------------------------------------- the happy path

@@ -3,6 +3,8 @@
 The tables are created with the key schema the shipped template declares, and items are
 built by contract.to_item, as the ingest Lambda builds them. Every test here fails if a
 DynamoDB Scan is ever called: records are found with a Query on the provider's partition.
+(What needs no AWS, the --since/--until bounds and spreadsheet-safe cells, is in
+tests/unit/test_query_values.py.)
 """
 
 from __future__ import annotations
@@ -10,16 +12,12 @@ from __future__ import annotations
 import csv
 import io
 import json
-from functools import cache
-from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from ingestcli.cli.render.query import (
     render_records_table,
-    spreadsheet_safe,
     write_records_csv,
     write_records_json,
 )
@@ -27,52 +25,18 @@ from ingestcli.cli.render.upload import render_uploads
 from ingestcli.core.contract import (
     DATE_TIME_COLUMN,
     MRN_COLUMN,
-    check_mrn,
     normalise_date_time,
-    parse_header,
-    to_item,
 )
 from ingestcli.core.layout import parse_upload_key
 from ingestcli.core.ledger import UploadLedger
 from ingestcli.errors import EXIT_PROBLEMS, EXIT_USAGE, AwsError, NotFound, UsageError
-from ingestcli.services.support import parse_bound, records, report, report_key, uploads
+from ingestcli.services.support import records, report, report_key, uploads
+from support.console import set_console_width
+from support.names import BUCKET, PROVIDER, RECORDS, UPLOADS
+from support.records import INGESTED_AT, item
+from support.template import make_table
 
-RECORDS = "ingest-test-records"
-UPLOADS = "ingest-test-uploads"
-BUCKET = "ingest-test-uploads-123456789012-us-east-1"
-PROVIDER = "acme"
 OTHER_PROVIDER = "globex"
-INGESTED_AT = "2024-03-05T00:00:00.000000Z"
-TEMPLATE = Path(__file__).parents[1] / "infra" / "cloudformation" / "ingest.yaml"
-
-
-class _TaggedLoader(yaml.SafeLoader):
-    """Reads !Ref X as {"Ref": X} and !Fn X as {"Fn::Fn": X}, keeping what they point at."""
-
-
-def _tagged(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> dict[str, Any]:
-    if isinstance(node, yaml.ScalarNode):
-        value: Any = loader.construct_scalar(node)
-    elif isinstance(node, yaml.SequenceNode):
-        value = loader.construct_sequence(node, deep=True)
-    else:
-        value = loader.construct_mapping(node, deep=True)
-    return {"Ref" if suffix == "Ref" else f"Fn::{suffix}": value}
-
-
-_TaggedLoader.add_multi_constructor("!", _tagged)
-
-
-@cache
-def template() -> dict[str, Any]:
-    """The shipped CloudFormation template, intrinsics kept as their long forms."""
-    return yaml.load(TEMPLATE.read_text("utf-8"), Loader=_TaggedLoader)
-
-
-def table_keys(logical_id: str) -> dict[str, Any]:
-    """KeySchema and AttributeDefinitions of a table, as the template declares them."""
-    properties = template()["Resources"][logical_id]["Properties"]
-    return {name: properties[name] for name in ("KeySchema", "AttributeDefinitions")}
 
 
 class Calls:
@@ -102,42 +66,15 @@ class Calls:
 @pytest.fixture(autouse=True)
 def wide_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
     """Tables as a wide terminal shows them, so that no cell is folded."""
-    monkeypatch.setenv("COLUMNS", "250")
+    set_console_width(monkeypatch, 250)
 
 
 @pytest.fixture
 def calls(clients: Any) -> Calls:
     for name, logical_id in ((RECORDS, "RecordsTable"), (UPLOADS, "UploadsTable")):
-        clients.dynamodb.create_table(
-            TableName=name, BillingMode="PAY_PER_REQUEST", **table_keys(logical_id)
-        )
+        make_table(clients.dynamodb, name, logical_id)
     clients.s3.create_bucket(Bucket=BUCKET)
     return Calls(clients.dynamodb, clients.s3)
-
-
-def item(
-    mrn: str,
-    date_time: str,
-    columns: dict[str, str] | None = None,
-    *,
-    provider: str = PROVIDER,
-    upload_id: str = "upload-a",
-    line: int = 2,
-) -> dict[str, Any]:
-    """The item the ingest Lambda writes for one valid row."""
-    columns = columns or {}
-    header = parse_header([MRN_COLUMN, DATE_TIME_COLUMN, *columns])
-    fields = [mrn, date_time, *columns.values()]
-    return to_item(
-        header,
-        fields,
-        check_mrn(mrn),
-        normalise_date_time(date_time),
-        provider_id=provider,
-        upload_id=upload_id,
-        source_line=line,
-        ingested_at=INGESTED_AT,
-    )
 
 
 def put(dynamodb: Any, items: list[dict[str, Any]]) -> None:
@@ -152,47 +89,6 @@ def read(dynamodb: Any, mrn: str, **options: Any) -> list[dict[str, Any]]:
 
 def times(found: list[dict[str, Any]]) -> list[str]:
     return [record["date_time"] for record in found]
-
-
-# ----------------------------------------------------------------------------- bounds
-
-
-@pytest.mark.parametrize(
-    ("text", "end_of_day", "expected"),
-    [
-        ("2024-03-01", False, "2024-03-01T00:00:00.000000Z"),
-        ("2024-03-01", True, "2024-03-01T23:59:59.999999Z"),
-        ("2024-03-01T23:30:00-05:00", False, "2024-03-02T04:30:00.000000Z"),
-        ("2024-03-01T23:30:00-05:00", True, "2024-03-02T04:30:00.000000Z"),
-        ("2024-03-02T01:00+05:30", False, "2024-03-01T19:30:00.000000Z"),
-        ("2024-03-01T10:00:00.25Z", False, "2024-03-01T10:00:00.250000Z"),
-        (" 2024-02-29 ", True, "2024-02-29T23:59:59.999999Z"),
-    ],
-)
-def test_bounds_are_utc_instants_as_keys_store_them(
-    text: str, end_of_day: bool, expected: str
-) -> None:
-    assert parse_bound(text, end_of_day=end_of_day) == expected
-
-
-@pytest.mark.parametrize(
-    ("text", "reason"),
-    [
-        ("2024-03-01T23:30:00", "no UTC offset"),
-        ("2023-02-29", "not a real date"),
-        ("2023-02-30T10:00:00Z", "not a real date and time"),
-        ("20240301", "YYYY-MM-DD"),
-        ("yesterday", "not an ISO 8601"),
-        ("2024-03-01T10:00:00+15:00", "beyond"),
-    ],
-)
-def test_a_bound_that_is_no_instant_is_refused_without_repeating_it(text: str, reason: str) -> None:
-    with pytest.raises(UsageError) as caught:
-        parse_bound(text, end_of_day=False)
-    assert caught.value.exit_code == EXIT_USAGE
-    assert str(caught.value).startswith("--since: ")
-    assert reason in str(caught.value)
-    assert text not in str(caught.value)
 
 
 # ---------------------------------------------------------------------------- records
@@ -411,26 +307,6 @@ def test_csv_has_every_column_in_first_seen_order(two_uploads: list[dict[str, An
     empty = io.StringIO()
     write_records_csv([], empty)
     assert len(list(csv.reader(io.StringIO(empty.getvalue())))) == 1
-
-
-@pytest.mark.parametrize(
-    ("value", "cell"),
-    [
-        ("=1+1", "'=1+1"),
-        ("@SUM(A1)", "'@SUM(A1)"),
-        ("+cmd", "'+cmd"),
-        ("-ABC", "'-ABC"),
-        ("\tx", "'\tx"),
-        ("-5", "-5"),
-        ("+1.5e3", "+1.5e3"),
-        ("-.5", "-.5"),
-        ("120/80", "120/80"),
-        ("2024-03-01T10:00:00Z", "2024-03-01T10:00:00Z"),
-        (7, "7"),
-    ],
-)
-def test_spreadsheet_formulas_are_neutralised_but_numbers_kept(value: object, cell: str) -> None:
-    assert spreadsheet_safe(value) == cell
 
 
 def test_the_table_shows_both_times_and_counts(

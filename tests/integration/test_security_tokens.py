@@ -4,47 +4,28 @@ a log record of any logger (ours, the AWS SDK's, the root's), and the CLI prints
 A token's "secret" is its last part. Besides the whole token, every 8-character piece of the
 secret is looked for (48 random bits each: a chance match is about one in 10^14 per place),
 so a secret stored or logged cut, padded or wrapped is caught too, as are the token's hex
-and base64 forms.
+and base64 forms (tests/support/token_leaks.py). What the local API server logs, over real
+HTTP, is checked in tests/e2e/test_security_tokens_local_api.py.
 """
 
 from __future__ import annotations
 
-import base64
 import dataclasses
 import json
-import logging
-import socket
-from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from typer.testing import CliRunner
 
-from conftest import PhiLogGuard
 from ingestcli.cli.app import app
 from ingestcli.lambdas.api.routes import Api
-from ingestcli.local.api_server import ApiServer
 from ingestcli.services import config
-from test_api import BUCKET, PROVIDERS, UPLOADS, altered, call, declare
-from test_local_api import send
-from test_providers import make_table
-from test_security_isolation import World, make_world
-
-PIECE = 8
-
-
-def forms(token: str) -> list[str]:
-    """What would give a token away: itself, its encodings, and each piece of its secret."""
-    secret = token.rsplit(".", 1)[1]
-    pieces = [secret[start : start + PIECE] for start in range(len(secret) - PIECE + 1)]
-    encoded = token.encode()
-    return [token, encoded.hex(), base64.b64encode(encoded).decode(), *pieces]
-
-
-def give_away(tokens: Iterable[str], text: str) -> list[str]:
-    """Which tokens `text` gives away (named by their provider, never shown)."""
-    return [token.split(".")[1] for token in tokens if any(form in text for form in forms(token))]
+from support.api_calls import altered, call, declare
+from support.names import BUCKET, PROVIDERS, UPLOADS
+from support.template import make_table
+from support.tenants import World, make_world
+from support.token_leaks import give_away, logged_text, logger_names
 
 
 def everything_stored(clients: Any) -> str:
@@ -90,24 +71,6 @@ def test_no_token_is_stored_in_clear_anywhere(clients) -> None:
     assert give_away(issued, stored) == []
 
 
-@pytest.fixture
-def logs(caplog: pytest.LogCaptureFixture) -> Iterator[pytest.LogCaptureFixture]:
-    """Captures every record at DEBUG and up: our loggers', the AWS SDK's, the root's."""
-    caplog.set_level(logging.DEBUG)
-    for name in ("ingest", "ingestcli"):
-        caplog.set_level(logging.DEBUG, logger=name)
-    yield caplog
-
-
-def logged_text(logs: pytest.LogCaptureFixture) -> str:
-    """Message, template, arguments and traceback of each record of the test so far."""
-    return "\n".join(f"{record.name}: {PhiLogGuard.text_of(record)}" for record in logs.records)
-
-
-def logger_names(logs: pytest.LogCaptureFixture) -> set[str]:
-    return {record.name for record in logs.records}
-
-
 def test_no_token_reaches_a_log_record(clients, logs) -> None:
     world = make_world(clients)
     issued = [world["alpha"].token, world["bravo"].token]
@@ -124,48 +87,7 @@ def test_no_token_reaches_a_log_record(clients, logs) -> None:
     assert give_away(issued, logged_text(logs)) == []
 
 
-def test_no_token_reaches_a_log_record_through_the_local_api(clients, logs) -> None:
-    world = make_world(clients)
-    token = world["alpha"].token
-    with ApiServer(world.api.handler) as server:
-        status, _, _ = send(f"{server.url}/uploads", Authorization=f"Bearer {token}")
-        assert status == 200
-        query = f"{server.url}/uploads?token={token}"
-        assert send(query, Authorization=f"Bearer {token}")[0] == 200
-        assert send(f"{server.url}/uploads", Authorization=f"Bearer {altered(token)}")[0] == 401
-        assert send(query, "POST", token.encode(), Authorization=f"Bearer {token}")[0] == 400
-    assert "ingestcli.local.api_server" in logger_names(logs)
-    assert give_away([token], logged_text(logs)) == []
-
-
-def _in_the_path(url: str, token: str) -> None:
-    assert send(f"{url}/uploads/{token}", Authorization=f"Bearer {token}")[0] == 400
-
-
-def _in_a_malformed_request_line(url: str, token: str) -> None:
-    host, port = url.removeprefix("http://").split(":")
-    with socket.create_connection((host, int(port)), timeout=10) as connection:
-        connection.sendall(f"GET /uploads?token={token} extra HTTP/1.1\r\n\r\n".encode())
-        connection.recv(1024)
-
-
-@pytest.mark.parametrize(
-    "misplaced",
-    [_in_the_path, _in_a_malformed_request_line],
-    ids=["in the path", "in a malformed request line"],
-)
-def test_a_token_misplaced_in_the_url_is_not_logged_by_the_local_api(
-    clients, logs, misplaced
-) -> None:
-    world = make_world(clients)
-    token = world["alpha"].token
-    with ApiServer(world.api.handler) as server:
-        misplaced(server.url, token)
-        assert send(f"{server.url}/uploads", Authorization=f"Bearer {token}")[0] == 200
-    assert "ingestcli.local.api_server" in logger_names(logs)
-    assert give_away([token], logged_text(logs)) == []
-
-
+@pytest.mark.usefixtures("wide_console")
 def test_the_cli_prints_a_token_once_and_never_lists_it(
     clients, logs, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -175,7 +97,7 @@ def test_the_cli_prints_a_token_once_and_never_lists_it(
     runner = CliRunner()
 
     def ingest(*arguments: str) -> Any:
-        result = runner.invoke(app, list(arguments), env={"COLUMNS": "200", "NO_COLOR": "1"})
+        result = runner.invoke(app, list(arguments), env={"NO_COLOR": "1"})
         assert result.exit_code == 0, result.output
         return result
 

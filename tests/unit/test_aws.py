@@ -1,8 +1,9 @@
-"""Sessions, clients and the one-line explanations of AWS errors; moto, never the network."""
+"""Sessions, clients and the one-line explanations of AWS errors; never AWS, nor the network:
+errors are built by hand or scripted with botocore's Stubber. (The same against moto:
+tests/integration/test_aws_moto.py.)"""
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -11,7 +12,6 @@ import pytest
 from boto3.exceptions import S3UploadFailedError
 from botocore import exceptions as botocore_errors
 from botocore.stub import Stubber
-from moto import mock_aws
 
 from ingestcli.errors import AwsError, ConfigError
 from ingestcli.services.config import Settings
@@ -24,35 +24,16 @@ from ingestcli.services.session import (
     explain,
     session,
 )
+from support.sessions import make_client, no_aws_settings
 
 REGION = "us-east-1"
-ACCOUNT = "123456789012"
 LOCAL = "http://127.0.0.1:4566"
 
 
 @pytest.fixture(autouse=True)
 def environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """No AWS or ingest settings from the machine: an empty AWS config file, no metadata calls."""
-    for variable in list(os.environ):
-        if variable.startswith(("AWS_", "INGEST_")):
-            monkeypatch.delenv(variable)
-    aws_config = tmp_path / "aws-config"
-    aws_config.write_text("[profile ops]\nregion = eu-west-1\n", encoding="utf-8")
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(aws_config))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "aws-credentials"))
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
-    return aws_config
-
-
-@pytest.fixture
-def credentials(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-
-
-def make_client(service: str, target: AwsTarget | None = None):
-    target = target or AwsTarget(region=REGION)
-    return client(session(target), service, target)
+    return no_aws_settings(tmp_path, monkeypatch)
 
 
 def client_error(code: str, message: str = "", operation: str = "DescribeStacks") -> Exception:
@@ -160,12 +141,6 @@ def test_environment_endpoint_is_what_boto3_uses(monkeypatch: pytest.MonkeyPatch
 
 
 # --- account_id --------------------------------------------------------------------------
-
-
-@pytest.mark.usefixtures("credentials")
-def test_account_id() -> None:
-    with mock_aws():
-        assert account_id(make_client("sts")) == ACCOUNT
 
 
 def test_account_id_without_credentials() -> None:
@@ -412,17 +387,6 @@ def test_aws_errors_passes_results_through() -> None:
     with aws_errors():
         value = 1
     assert value == 1
-
-
-@pytest.mark.usefixtures("credentials")
-def test_aws_errors_with_moto() -> None:
-    with mock_aws():
-        dynamodb = make_client("dynamodb")
-        with (
-            pytest.raises(AwsError, match=r"^AWS refused DescribeTable: ResourceNotFound"),
-            aws_errors(),
-        ):
-            dynamodb.describe_table(TableName="missing")
 
 
 def test_messages_are_one_line_without_traceback() -> None:

@@ -13,8 +13,8 @@ from typer.testing import CliRunner
 
 from ingestcli import __version__
 from ingestcli.cli.app import app
+from support.paths import EXAMPLE
 
-EXAMPLE = Path(__file__).parents[1] / "examples" / "clinic-visits.csv"
 HEADER = "medical_record_number,date_time,note\n"
 
 
@@ -63,9 +63,10 @@ def test_valid_file(runner: CliRunner, write_csv) -> None:
     assert result.stderr == ""
 
 
+@pytest.mark.usefixtures("wide_console")  # the table as a 200-column terminal shows it
 def test_invalid_rows_are_listed_with_line_column_and_code(runner: CliRunner, write_csv) -> None:
     path = write_csv(HEADER + "A1,2024-03-01T14:30:00-05:00,ok\nB#2,2024-02-30T10:00:00Z,x\n")
-    result = runner.invoke(app, ["validate", path], env={"COLUMNS": "200"})
+    result = runner.invoke(app, ["validate", path])
     assert result.exit_code == 1
     lines = result.stdout.splitlines()
     assert lines[0] == f"✘ invalid: {path}: 1 row of 2 cannot be accepted"
@@ -122,9 +123,10 @@ def test_header_error_refuses_the_file(runner: CliRunner, write_csv) -> None:
     assert text.stdout.startswith(f"✘ refused: {path}: the header has no 'date_time' column")
 
 
+@pytest.mark.usefixtures("wide_console")  # the table as a 200-column terminal shows it
 def test_names_with_brackets_are_printed_as_written(runner: CliRunner, write_csv) -> None:
     path = write_csv("medical_record_number,date_time,[b]\nA1,2024-03-01,x\n", name="[red]v.csv")
-    result = runner.invoke(app, ["validate", path], env={"COLUMNS": "200"})
+    result = runner.invoke(app, ["validate", path])
     assert result.exit_code == 1
     assert result.stdout.startswith(f"✘ invalid: {path}: 1 row of 1 cannot be accepted")
     missing = runner.invoke(app, ["validate", path + "[/x]"])

@@ -1,15 +1,15 @@
-"""Fuzzing the validator and the ingest Lambda (hypothesis): random bytes, and valid files
-mutated the ways files get broken (quotes, commas, CR/LF inserted or deleted, bad UTF-8, a
-BOM or a NUL dropped in, digits swapped, lines repeated).
+"""Fuzzing the validator (hypothesis): random bytes, and valid files mutated the ways files
+get broken (quotes, commas, CR/LF inserted or deleted, bad UTF-8, a BOM or a NUL dropped in,
+digits swapped, lines repeated).
 
-- the validator: only a header can raise (ContractViolation, as designed); every record gets
-  one verdict at its line, in order; rows == valid + invalid; the verdicts do not depend on
-  how many bytes each read returns, nor (for UTF-8 text) on reading bytes or text; a later
-  run resumed at any record's byte offset gives the verdicts the whole run gave from there;
-  with tiny limits, a line or a field past them is refused and the rest counted to the end;
-- the Lambda on moto: no message fails for a readable upload, the report reconciles
-  (rows == written + rejected + duplicates), agrees with the validator line by line, and
-  the table holds one item per key written.
+Only a header can raise (ContractViolation, as designed); every record gets one verdict at
+its line, in order; rows == valid + invalid; the verdicts do not depend on how many bytes
+each read returns, nor (for UTF-8 text) on reading bytes or text; a later run resumed at any
+record's byte offset gives the verdicts the whole run gave from there; with tiny limits, a
+line or a field past them is refused and the rest counted to the end.
+
+The same files through the ingest Lambda on moto: tests/integration/test_fuzz_lambda.py; the
+inputs of both: tests/support/fuzz_inputs.py.
 """
 
 from __future__ import annotations
@@ -23,116 +23,17 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, example, given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from ingestcli.core import validate
 from ingestcli.core.contract import MRN_PATTERN, ContractViolation
 from ingestcli.core.validate import CsvValidation, Resume, summarize
-from test_ingest_lambda import RECORDS, UPLOAD_ID, Harness, ingest_once, make_harness
+from support.fuzz_inputs import files
 
 FAST = settings(max_examples=300, deadline=None)
-ON_MOTO = settings(
-    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
-)
 NORMALISED = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z")
 UNREADABLE_SPAN = re.compile(r"lines (\d+)-(\d+) were not read")
-
-# --------------------------------------------------------------------------- inputs
-
-TIMES = [
-    "2024-03-01T10:00:00Z",
-    "2024-03-01T14:30:00-05:00",
-    "20240301T143000-0500",
-    "2024-03-01 14:30Z",
-    "2024-03-01T14:30:00.123456+05:45",
-    "2016-12-31T23:59:59.999999Z",
-    "0001-01-01T00:00:00Z",
-    "9999-12-31T23:59:59Z",
-    "2024-02-29T00:00:00+14:00",
-    "2024-03-01T10:00:00",
-    "2016-12-31T23:59:60Z",
-    "2023-02-29T10:00:00Z",
-]
-MRNS = st.one_of(
-    st.from_regex(r"[A-Za-z0-9._-]{1,12}", fullmatch=True),
-    st.sampled_from(["A1", " A1 ", "SELECT", "B#2", "", "Z\u200b3", "x" * 65]),
-)
-TEXT = st.text(st.characters(exclude_categories=("Cs",)), max_size=16)
-MUTATION_TOKENS = [
-    b'"',
-    b'"',
-    b'""',
-    b",",
-    b"\r",
-    b"\n",
-    b"\r\n",
-    b"\xff",
-    b"\xc3",
-    b"\xe2\x82",
-    b"\xef\xbb\xbf",
-    b"\x00",
-    b" ",
-    b"#",
-    "\u2028".encode(),
-]
-
-
-@st.composite
-def valid_files_and_header_ends(draw: st.DrawFn) -> tuple[bytes, int]:
-    """A file the contract accepts, in any of its spellings (columns in any order, CRLF, LF
-    or CR, a BOM or not, values quoted as needed), and where its header line ends."""
-    extra = draw(st.lists(st.sampled_from(["note", "Note", "ward", "x y"]), unique=True))
-    names = draw(st.permutations(["medical_record_number", "date_time", *extra]))
-    ending = draw(st.sampled_from(["\n", "\r\n", "\r"]))
-    text = io.StringIO()
-    writer = csv.writer(text, lineterminator=ending)
-    writer.writerow(names)
-    header = draw(st.sampled_from(["", "\ufeff"])) + text.getvalue()
-    text = io.StringIO()
-    writer = csv.writer(text, lineterminator=ending)
-    for _ in range(draw(st.integers(0, 8))):
-        values = {
-            "medical_record_number": draw(MRNS),
-            "date_time": draw(st.sampled_from(TIMES)),
-        }
-        writer.writerow([values.get(name) or draw(TEXT) for name in names])
-    return (header + text.getvalue()).encode(), len(header.encode())
-
-
-@st.composite
-def mutated_files(draw: st.DrawFn) -> bytes:
-    """A valid file with up to 6 mutations, most of them after its header."""
-    valid, header_end = draw(valid_files_and_header_ends())
-    data = bytearray(valid)
-    for _ in range(draw(st.integers(0, 6))):
-        low = min(draw(st.sampled_from([0, header_end, header_end, header_end])), len(data))
-        kind = draw(st.sampled_from(["insert", "delete", "swap", "digit", "repeat_line"]))
-        if kind == "insert" or len(data) <= low:
-            at = draw(st.integers(low, len(data)))
-            data[at:at] = draw(st.sampled_from(MUTATION_TOKENS))
-        elif kind == "delete":
-            del data[draw(st.integers(low, len(data) - 1))]
-        elif kind == "swap":
-            at = draw(st.integers(low, max(len(data) - 2, low)))
-            data[at : at + 2] = data[at : at + 2][::-1]
-        elif kind == "digit":
-            digits = [at for at in range(low, len(data)) if 48 <= data[at] <= 57]
-            if digits:
-                data[draw(st.sampled_from(digits))] = draw(st.integers(48, 57))
-        else:
-            lines = bytes(data).splitlines(keepends=True)
-            at = draw(st.integers(0, len(lines) - 1))
-            lines.insert(at, lines[at])
-            data = bytearray(b"".join(lines))
-    return bytes(data)
-
-
-any_bytes = st.one_of(
-    st.binary(max_size=400),
-    st.binary(max_size=300).map(lambda rest: b"medical_record_number,date_time,note\n" + rest),
-)
-files = st.one_of(mutated_files(), any_bytes)
 
 
 class Trickle:
@@ -279,54 +180,3 @@ def test_past_the_line_or_field_limit_the_rest_is_refused_and_counted_to_the_las
         assert span is not None
         assert int(span[1]) == summary.errors[-1].line
         assert int(span[2]) == physical_lines(data)
-
-
-# --------------------------------------------------------------------------- the Lambda
-
-_providers = itertools.count(1)
-
-
-@pytest.fixture
-def env(clients: Any) -> Harness:
-    return make_harness(clients)
-
-
-@ON_MOTO
-@given(st.one_of(mutated_files(), any_bytes))
-def test_the_lambda_never_fails_a_readable_upload_and_agrees_with_the_validator(
-    env: Harness, data: bytes
-) -> None:
-    provider = f"fuzz{next(_providers):04d}"  # a partition and keys of its own per example
-    env.add_provider(provider)
-    key = env.upload(data, key=f"{provider}/uploads/2024/03/01/{UPLOAD_ID}.csv")
-
-    assert ingest_once(env, key) == {"batchItemFailures": []}
-
-    report = env.report(f"{provider}/reports/{UPLOAD_ID}.json")
-    assert report is not None
-    assert report["rows"] == report["written"] + report["rejected"] + report["duplicates"]
-    summary = summarize(io.BytesIO(data), max_errors=10_000)
-    if summary.header_error is not None:
-        assert report["status"] == "failed"
-        assert [e["code"] for e in report["errors"]] == [summary.header_error.code]
-        assert report["rows"] == 0
-    assert report["rows"] == summary.rows
-    assert report["rejected"] == summary.invalid
-    assert report["written"] + report["duplicates"] == summary.valid
-    assert [(e["line"], e["column"], e["code"]) for e in report["errors"]] == (
-        [(1, summary.header_error.column, summary.header_error.code)]
-        if summary.header_error
-        else [(p.line, p.column, p.code) for p in summary.errors]
-    )
-    rejects = env.rejects(f"{provider}/rejects/{UPLOAD_ID}.csv") or [[]]
-    by_line: dict[int, list[str]] = {}
-    for problem in summary.errors:
-        by_line.setdefault(problem.line, []).append(problem.code)
-    assert {int(row[0]): row[2].split("; ") for row in rejects[1:]} == by_line
-    stored = env.dynamodb.query(
-        TableName=RECORDS,
-        KeyConditionExpression="providerId = :p",
-        ExpressionAttributeValues={":p": {"S": provider}},
-        Select="COUNT",
-    )["Count"]
-    assert stored == report["written"]

@@ -1,25 +1,23 @@
-"""Hostile CSV files: the CLI's verdict, the ingest Lambda's, and that they agree line by line.
+"""Hostile CSV files: the CLI's verdict on each.
 
 tests/hostile/ holds the small files, byte for byte, and recipes.py, which builds the big
 ones at test time; expected.json gives each case's verdict with a one-line note (see
-tests/hostile/README.md). Every case is checked three ways:
+tests/hostile/README.md and tests/support/hostile.py). Every case is checked three ways:
 
 - `ingest validate --format json` (Typer's CliRunner on the real app) gives the expected
   counts and codes at the expected lines; the big files run in a subprocess that also
-  measures how much memory it grew by;
+  measures how much memory it grew by (this module);
 - the ingest Lambda (Ingestor on moto) reports the same counts, refuses the same lines with
   the same codes (report and rejects CSV), and writes one item per key of the valid rows,
-  each from the last valid row with that key;
+  each from the last valid row with that key (tests/integration/test_hostile_lambda.py);
 - neither crashes, hangs (every test runs under an alarm) nor grows with the file.
 """
 
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import io
 import json
-import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -30,29 +28,20 @@ import pytest
 from typer.testing import CliRunner
 
 from ingestcli.cli.app import app
-from ingestcli.core.contract import sort_key, to_item
+from ingestcli.core.contract import to_item
 from ingestcli.core.validate import CsvValidation
-from test_ingest_lambda import (
-    Harness,
-    assert_counts_add_up,
-    flat,
-    ingest_once,
-    make_harness,
+from support.hostile import (
+    BIG,
+    EXPECTED,
+    FILES,
+    RECIPES,
+    SECONDS_PER_TEST,
+    body_of,
+    deadline,
+    expected_for,
+    recipes,
 )
-
-HOSTILE = Path(__file__).parent / "hostile"
-EXPECTED: dict[str, dict[str, Any]] = json.loads(
-    (HOSTILE / "expected.json").read_text(encoding="utf-8")
-)
-FILES = sorted(name for name in EXPECTED if name.endswith(".csv"))
-BIG = sorted(name for name in EXPECTED if not name.endswith(".csv"))
-SECONDS_PER_TEST = 120  # far above any case's run time on a loaded machine: a hang, not slowness
-
-_spec = importlib.util.spec_from_file_location("hostile_recipes", HOSTILE / "recipes.py")
-assert _spec is not None and _spec.loader is not None
-recipes = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(recipes)
-RECIPES: dict[str, Any] = recipes.RECIPES
+from support.paths import HOSTILE
 
 # The subprocess that runs `ingest validate` on a big file: the real CLI through CliRunner,
 # and the growth of its peak resident memory (VmHWM: per process image, so a fresh count in
@@ -84,53 +73,8 @@ print(json.dumps({
 @pytest.fixture(autouse=True)
 def alarm() -> Iterator[None]:
     """Fail a test that runs past SECONDS_PER_TEST instead of hanging the suite."""
-
-    if not hasattr(signal, "SIGALRM"):  # not on Windows: no watchdog there
+    with deadline(SECONDS_PER_TEST):
         yield
-        return
-
-    def expire(_signum: int, _frame: object) -> None:
-        raise TimeoutError(f"the test ran for more than {SECONDS_PER_TEST} s")
-
-    previous = signal.signal(signal.SIGALRM, expire)
-    signal.alarm(SECONDS_PER_TEST)
-    try:
-        yield
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, previous)
-
-
-@pytest.fixture
-def env(clients: Any) -> Harness:
-    return make_harness(clients)
-
-
-def body_of(name: str, for_lambda: bool = False) -> bytes:
-    """A case's bytes: the file, or what its recipe builds (the Lambda's variant if asked)."""
-    if name.endswith(".csv"):
-        return (HOSTILE / name).read_bytes()
-    params = EXPECTED[name].get("lambda", {}).get("params", {}) if for_lambda else {}
-    return RECIPES[name](**params)
-
-
-def expected_for(name: str, for_lambda: bool = False) -> dict[str, Any]:
-    """A case's verdict: header error, counts, duplicates, and line -> codes (int lines)."""
-    case = dict(EXPECTED[name])
-    if for_lambda:
-        case.update(
-            (key, value)
-            for key, value in case.get("lambda", {}).items()
-            if key not in ("params", "why")
-        )
-    return {
-        "header_error": case["header_error"],
-        "rows": case["rows"],
-        "valid": case["valid"],
-        "invalid": case["invalid"],
-        "duplicates": case.get("duplicates", 0),
-        "errors": {int(line): codes for line, codes in case["errors"].items()},
-    }
 
 
 def cli_verdict(document: dict[str, Any]) -> dict[str, Any]:
@@ -226,68 +170,6 @@ def test_validate_gives_the_expected_verdict_on_a_big_file_in_bounded_memory(
     limit = EXPECTED[name]["max_rss_growth_mb"]
     growth = measured["growth"] / (1 << 20)
     assert growth < limit, f"validate grew by {growth:.0f} MB on a {path.stat().st_size} B file"
-
-
-# --------------------------------------------------------------------------- the Lambda
-
-
-def winning_lines(body: bytes) -> dict[str, int]:
-    """Sort key -> line of the last valid row with that key: the row its item must hold."""
-    winners: dict[str, int] = {}
-    for line, _fields, mrn, date_time, problems in CsvValidation(io.BytesIO(body)).rows():
-        if not problems:
-            winners[sort_key(mrn, date_time)] = line
-    return winners
-
-
-def rows_by_line(body: bytes) -> dict[int, list[str]]:
-    return {line: fields for line, fields, *_ in CsvValidation(io.BytesIO(body)).rows()}
-
-
-@pytest.mark.parametrize("name", FILES + BIG)
-def test_the_lambda_gives_the_same_verdict_line_by_line(env: Harness, name: str) -> None:
-    expected = expected_for(name, for_lambda=True)
-    body = body_of(name, for_lambda=True)
-    env.upload(body)
-
-    assert ingest_once(env) == {"batchItemFailures": []}
-
-    report = env.report()
-    assert report is not None
-    assert_counts_add_up(report)
-    if expected["header_error"] is not None:
-        assert report["status"] == "failed"
-        assert [(e["line"], e["code"]) for e in report["errors"]] == [(1, expected["header_error"])]
-        assert (report["rows"], env.count(), env.rejects()) == (0, 0, None)
-        return
-    assert report["rows"] == expected["rows"]
-    assert report["rejected"] == expected["invalid"]
-    assert report["duplicates"] == expected["duplicates"]
-    assert report["written"] + report["duplicates"] == expected["valid"]
-    assert [(e["line"], e["code"]) for e in report["errors"]] == [
-        (line, code) for line, codes in sorted(expected["errors"].items()) for code in codes
-    ]
-    rejects = env.rejects()
-    if expected["invalid"] == 0:
-        assert rejects is None
-    else:
-        assert rejects is not None
-        assert {int(row[0]): row[2].split("; ") for row in rejects[1:]} == expected["errors"]
-        assert len(rejects) == 1 + expected["invalid"]
-
-    # Every valid row is written: one item per key, from the last row with that key, its
-    # values as sent (a formula, a NUL, an escape sequence stay strings, unchanged).
-    winners = winning_lines(body)
-    assert env.count() == report["written"] == len(winners)
-    items = {item["sortKey"]["S"]: flat(item) for item in env.items()}
-    assert {key: int(item["source_line"]) for key, item in items.items()} == winners
-    fields_at = rows_by_line(body)
-    header = CsvValidation(io.BytesIO(body)).header
-    for key, line in winners.items():
-        for column, value in zip(header.names, fields_at[line], strict=True):
-            if column not in ("medical_record_number", "date_time"):
-                assert items[key][column] == value, (line, column)
-        assert items[key]["date_time_original"] == fields_at[line][header.date_time_index]
 
 
 def test_an_item_at_the_value_budget_fits_in_dynamodb() -> None:

@@ -1,18 +1,21 @@
-"""The session-wide guard of conftest.py: what it watches, what it looks for, and that a leak
-is caught and named without the value being repeated. (The guard itself fails the session at
-its end; these tests hide the leaks they make on purpose with `expecting_leaks`.)"""
+"""The session-wide guard of tests/conftest.py (tests/support/phi_guard.py): what it watches,
+what it looks for, and that a leak is caught and named without the value being repeated. (The
+guard itself fails the session at its end; these tests hide the leaks they make on purpose
+with `expecting_leaks`.)"""
 
 from __future__ import annotations
 
 import json
 import logging
+import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from conftest import MAX_PHI_FILE_BYTES, OUR_LOGGERS, PhiLogGuard, phi_values
+from support.paths import HOSTILE, TESTS
+from support.phi_guard import MAX_PHI_FILE_BYTES, OUR_LOGGERS, PhiLogGuard, phi_values
 
 CORPUS_MRN = "MRN0001"  # tests/corpus/valid_mixed.csv
 CORPUS_DATE_TIME = "2024-03-02T14:05:27Z"  # the same file, as written ...
@@ -32,15 +35,12 @@ def test_the_values_come_from_the_csv_test_files(phi_log_guard: PhiLogGuard) -> 
     assert values[CORPUS_DATE_TIME].column == values[STORED_DATE_TIME].column == "date_time"
     assert "A1" not in values  # too short to mean anything
     assert not {"medical_record_number", "date_time", "NULL", "SELECT"} & set(values)
-    hostile = Path(__file__).parent / "hostile"
-    if any(hostile.glob("*.csv")):
+    if any(HOSTILE.glob("*.csv")):
         assert any(origin.source.startswith("hostile/") for origin in values.values())
-    assert phi_values() == values  # the same set every time it is built
+    assert phi_values(TESTS) == values  # the same set every time it is built
 
 
-def test_odd_files_are_skipped_not_fatal(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import conftest
-
+def test_odd_files_are_skipped_not_fatal(tmp_path: Path) -> None:
     (tmp_path / "corpus").mkdir()
     (tmp_path / "hostile" / "deep").mkdir(parents=True)
     header = "medical_record_number,date_time\n"
@@ -53,8 +53,7 @@ def test_odd_files_are_skipped_not_fatal(tmp_path: Path, monkeypatch: pytest.Mon
     (tmp_path / "hostile" / "deep" / "quote.csv").write_text(header + 'Q-12,"open\n')
     (tmp_path / "hostile" / "no_header.csv").write_text("a,b\nNOPE-1,x\n")
     (tmp_path / "hostile" / "folder.csv").mkdir()
-    monkeypatch.setattr(conftest, "TESTS", tmp_path)
-    assert set(phi_values()) == {
+    assert set(phi_values(tmp_path)) == {
         "KEEP-1",
         "2024-01-01T00:00:00Z",
         "2024-01-01T00:00:00.000000Z",
@@ -114,10 +113,9 @@ def test_finding_is_a_lookup_per_character(phi_log_guard: PhiLogGuard) -> None:
 
 
 def test_a_session_with_a_leak_fails_at_its_end(tmp_path: Path) -> None:
-    """This conftest.py, in a session of its own: one test logs an MRN, the others pass."""
-    here = Path(__file__).parent
+    """tests/conftest.py, in a session of its own: one test logs an MRN, the others pass."""
     (tmp_path / "corpus").mkdir()
-    (tmp_path / "conftest.py").write_text((here / "conftest.py").read_text("utf-8"))
+    (tmp_path / "conftest.py").write_text((TESTS / "conftest.py").read_text("utf-8"))
     (tmp_path / "corpus" / "one.csv").write_text(
         "medical_record_number,date_time\nPATIENT-77,2024-05-06T07:08:09Z\n"
     )
@@ -130,11 +128,13 @@ def test_a_session_with_a_leak_fails_at_its_end(tmp_path: Path) -> None:
         "def test_after():\n"
         "    pass\n"
     )
+    path = os.pathsep.join(filter(None, [str(TESTS), os.environ.get("PYTHONPATH")]))
     ran = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(tmp_path)],
         capture_output=True,
         text=True,
         cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": path},  # where the conftest finds tests/support
         timeout=120,
     )
     assert ran.returncode == 1, ran.stdout + ran.stderr

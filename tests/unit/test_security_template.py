@@ -13,16 +13,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from ingestcli.lambdas.api.routes import session_policy
-from test_query import template
+from support.paths import SUPPORT_POLICY
+from support.template import template
 
-ROOT = Path(__file__).parents[1]
-SUPPORT_POLICY = ROOT / "docs" / "support-policy.json"
 NO_VALUE = {"Ref": "AWS::NoValue"}
 
 # (where, Sid) -> why a statement may name Resource "*". None today: every action the

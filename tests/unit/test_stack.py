@@ -1,4 +1,6 @@
-"""Stack names, the bundled template, following events, status and destroy."""
+"""Stack names, the bundled template, and following a stack's events (CloudFormation's
+answers scripted with botocore's Stubber). Status and destroy, on moto:
+tests/integration/test_stack_status.py."""
 
 from __future__ import annotations
 
@@ -9,27 +11,19 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from conftest import REGION, STACK
 from ingestcli.deploy.artifact import bundled_template
 from ingestcli.deploy.stack import (
     StackOperationFailed,
-    describe_stack,
-    destroy,
     follow_stack,
     plan_destroy,
     read_status,
     validate_stack_name,
 )
 from ingestcli.errors import DeployError
+from support.names import REGION, STACK
+from support.template import RETAINED
 
 STACK_ID = f"arn:aws:cloudformation:{REGION}:123456789012:stack/{STACK}/0f00"
-RETAINED = {
-    "AccessLogsBucket": "AWS::S3::Bucket",
-    "UploadsBucket": "AWS::S3::Bucket",
-    "RecordsTable": "AWS::DynamoDB::Table",
-    "ProvidersTable": "AWS::DynamoDB::Table",
-    "UploadsTable": "AWS::DynamoDB::Table",
-}
 
 
 @pytest.mark.parametrize("name", ["ingest", "a", "prod-ingest-2", "a" * 27, "ingest-"])
@@ -127,55 +121,3 @@ def test_following_a_failed_stack_yields_each_new_event_once_then_names_the_fail
         ("UploadsQueue", "CREATE_FAILED", failed)
     ]
     assert "UploadsQueue (AWS::SQS::Queue) CREATE_FAILED: Resource handler" in str(caught.value)
-
-
-def test_status_reports_outputs_and_queue_depths(clients, deployed: dict[str, str]) -> None:
-    queue, dead_letters = deployed["QueueUrl"], deployed["DeadLetterQueueUrl"]
-    for number in range(3):
-        clients.sqs.send_message(QueueUrl=queue, MessageBody=f"upload {number}")
-    clients.sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=1)
-    for number in range(2):
-        clients.sqs.send_message(QueueUrl=dead_letters, MessageBody=f"poison {number}")
-
-    status = read_status(clients.cfn, clients.sqs, STACK)
-
-    assert status.status == "CREATE_COMPLETE"
-    assert status.outputs == deployed
-    assert isinstance(status.last_updated, datetime)
-    depths = {q.name: (q.url, q.visible, q.in_flight, q.delayed) for q in status.queues}
-    assert depths == {"queue": (queue, 2, 1, 0), "dead-letter queue": (dead_letters, 2, 0, 0)}
-
-
-def test_status_of_a_missing_stack_says_to_deploy(clients) -> None:
-    with pytest.raises(DeployError, match=f"stack {STACK} does not exist: run ingest deploy"):
-        read_status(clients.cfn, clients.sqs, STACK)
-
-
-def test_destroy_deletes_the_stack_and_keeps_the_data(clients, deployed: dict[str, str]) -> None:
-    plan = plan_destroy(clients.cfn, STACK)
-
-    kept = {k.resource.logical_id: k for k in plan.kept}
-    assert {name: k.resource.resource_type for name, k in kept.items()} == RETAINED
-    for name in RETAINED:
-        assert kept[name].resource.physical_id == deployed[name]
-        assert all(deployed[name] in command for command in kept[name].commands)
-    assert "--no-deletion-protection-enabled" in kept["RecordsTable"].commands[0]
-    assert kept["UploadsBucket"].commands[-1].startswith("aws s3api delete-bucket")
-    deleted = {r.logical_id for r in plan.deleted}
-    assert {"UploadsQueue", "UploadsDeadLetterQueue", "IngestFunction", "ApiFunction"} <= deleted
-    assert not deleted & set(RETAINED)
-
-    events = list(destroy(clients.cfn, plan, poll_seconds=0))
-
-    assert events[-1].status == "DELETE_COMPLETE"
-    assert describe_stack(clients.cfn, STACK) is None
-    for bucket in ("UploadsBucket", "AccessLogsBucket"):
-        clients.s3.head_bucket(Bucket=deployed[bucket])
-    for table in ("RecordsTable", "ProvidersTable", "UploadsTable"):
-        clients.dynamodb.describe_table(TableName=deployed[table])
-    assert clients.sqs.list_queues().get("QueueUrls", []) == []
-
-
-def test_destroy_of_a_missing_stack_says_so(clients) -> None:
-    with pytest.raises(DeployError, match="does not exist"):
-        plan_destroy(clients.cfn, STACK)

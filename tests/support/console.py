@@ -1,0 +1,21 @@
+"""The width of the CLI's output, set by the test rather than taken from the runner."""
+
+from __future__ import annotations
+
+import pytest
+
+
+def set_console_width(monkeypatch: pytest.MonkeyPatch, width: int) -> int:
+    """Make the CLI's output `width` columns wide for the rest of the test.
+
+    The CLI prints through two rich consoles made once, at import. rich fixes a console's
+    width when it is made if COLUMNS is set then (pytest-xdist's workers run with
+    COLUMNS=80); otherwise it reads the terminal, or COLUMNS, at each print. So both are set:
+    COLUMNS for consoles made from now on, and the width of the two shared ones.
+    """
+    from ingestcli.cli.render import output
+
+    monkeypatch.setenv("COLUMNS", str(width))
+    for console in (output.stdout, output.stderr):
+        monkeypatch.setattr(console, "_width", width)  # what Console(width=...) sets
+    return width
