@@ -159,7 +159,8 @@ def _handler_run(
     endpoint: str, queue_url: str, key: str, writers: int, dynamodb_endpoint: str
 ) -> dict:
     from ingestcli.core.layout import parse_upload_key
-    from ingestcli.lambdas.ingest.ingestor import Ingestor, Settings
+    from ingestcli.lambdas.ingest.ingestor import Ingestor
+    from ingestcli.lambdas.ingest.settings import Settings
 
     clients, _ = _clients(endpoint)
     if dynamodb_endpoint != endpoint:

@@ -31,7 +31,8 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from ingestcli.core.contract import normalise_date_time, parse_header, to_item
+from ingestcli.core.contract import parse_header, to_item
+from ingestcli.core.date_time import normalise_date_time
 from ingestcli.local.moto_server import free_port, spawn
 from ingestcli.services.support import records
 

@@ -106,7 +106,7 @@ def generate(path: Path, rows: int, seed: int = 20261125) -> None:
 def _measure(kind: str, path: str) -> dict[str, float]:
     """Run in a child process: time one pass over the file, report rows and peak RSS."""
     if kind == "ingest":
-        from ingestcli.core.validate import summarize
+        from ingestcli.core.summary import summarize
     elif kind == "frictionless":
         from frictionless import validate
     started = time.perf_counter()  # imports are start-up cost, not throughput

@@ -1,38 +1,26 @@
-"""The errors the core raises. Only cli.py turns them into one line and an exit code.
+"""The named errors the package raises for what a user can cause and fix.
 
-Exit codes (documented in the README): 0 success, 1 the work found problems or AWS
-refused, 2 the user's command cannot be carried out as given (options, unreadable file).
+Each message says what to do. Which exit code each one means is the CLI's business
+(cli/exits.py); nothing outside cli/ knows about exit codes.
 """
 
 from __future__ import annotations
-
-EXIT_OK = 0
-EXIT_PROBLEMS = 1
-EXIT_USAGE = 2
 
 
 class IngestError(Exception):
     """An error a user can cause and fix; the message says what to do."""
 
-    exit_code = EXIT_PROBLEMS
-
 
 class UsageError(IngestError):
     """An option or argument that cannot work as given."""
-
-    exit_code = EXIT_USAGE
 
 
 class InputError(IngestError):
     """A file that cannot be opened or read."""
 
-    exit_code = EXIT_USAGE
-
 
 class ConfigError(IngestError):
     """The configuration file or a setting in it cannot be used."""
-
-    exit_code = EXIT_USAGE
 
 
 class AwsError(IngestError):
@@ -49,5 +37,3 @@ class NotFound(IngestError):
 
 class AuthError(IngestError):
     """The upload API refused the token: missing, wrong, revoked, or not allowed to do this."""
-
-    exit_code = EXIT_USAGE

@@ -29,7 +29,7 @@ from typing import Any
 
 import pytest
 
-from ingestcli.core.ledger import FINISHED
+from ingestcli.core.status import FINISHED
 from ingestcli.local.stack import WorkerOptions, start_local_stack
 from ingestcli.local.worker import QueueWorker
 from support.faults import BreakingS3, Passthrough, client_error

@@ -27,7 +27,8 @@ import boto3
 import pytest
 from botocore.config import Config
 
-from ingestcli.errors import EXIT_USAGE, AuthError, IngestError, NotFound, UsageError
+from ingestcli.cli.exits import EXIT_USAGE, exit_code_for
+from ingestcli.errors import AuthError, IngestError, NotFound, UsageError
 from ingestcli.local.api_server import ApiServer
 from ingestcli.local.moto_server import free_port, spawn
 from ingestcli.services.api_client import ApiClient, ApiUnavailable
@@ -258,7 +259,7 @@ def test_a_refused_token_is_an_exit_2_error_that_never_shows_it(api: tuple[FakeA
     wrong = "ingest.acme.this-is-the-wrong-token-000000000000000000000"
     with pytest.raises(AuthError) as raised:
         ApiClient(api[1], wrong).create_upload("a.csv", 10, "00" * 32)
-    assert raised.value.exit_code == EXIT_USAGE
+    assert exit_code_for(raised.value) == EXIT_USAGE
     assert wrong not in str(raised.value)
     assert "check INGEST_TOKEN" in str(raised.value)
 

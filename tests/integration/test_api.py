@@ -22,9 +22,9 @@ import boto3
 import pytest
 
 from ingestcli.core.layout import parse_upload_key
-from ingestcli.core.ledger import UploadLedger
-from ingestcli.lambdas.api import routes as api_module
-from ingestcli.lambdas.api.routes import MAX_UPLOAD_BYTES, Api, safe_filename
+from ingestcli.core.ledger import UploadLedger, safe_filename
+from ingestcli.lambdas.api import handler as api_handler
+from ingestcli.lambdas.api.routes import MAX_UPLOAD_BYTES, Api
 from ingestcli.services.providers import ProviderRegistry
 from support.api_calls import CSV, SETTINGS, SIGNER, RecordingSts, altered, call, declare, event
 from support.names import BUCKET, PROVIDERS, REGION, UPLOADS
@@ -447,12 +447,18 @@ def test_the_handler_builds_its_clients_from_the_environment(
         "URL_EXPIRY_SECONDS": "600",
     }.items():
         monkeypatch.setenv(name, value)
-    monkeypatch.setattr(api_module, "_api", None)
-    response = api_module.handler(event("POST", "/uploads", stack["alpha"], body=declare()), None)
+    api_handler.api.cache_clear()  # a fresh execution environment, before and after
+    try:
+        response = api_handler.handler(
+            event("POST", "/uploads", stack["alpha"], body=declare()), None
+        )
+        listed = api_handler.handler(event("GET", "/uploads", stack["alpha"]), None)
+    finally:
+        api_handler.api.cache_clear()
     assert response["statusCode"] == 201
     answer = json.loads(response["body"])
     assert dict(parse_qsl(urlsplit(answer["url"]).query))["X-Amz-Expires"] == "600"
-    assert api_module.handler(event("GET", "/uploads", stack["alpha"]), None)["statusCode"] == 200
+    assert listed["statusCode"] == 200
 
 
 @pytest.mark.parametrize(

@@ -7,19 +7,11 @@ from __future__ import annotations
 
 import pytest
 
-from ingestcli.deploy.artifact import (
-    EnsureArtifactBucket,
-    Template,
-    UploadArtifact,
-    build_lambda_zip,
-    bundled_template,
-)
-from ingestcli.deploy.planner import (
-    CreateChangeSet,
-    DeployPlan,
-    DeployPlanner,
-)
+from ingestcli.deploy.artifact import EnsureArtifactBucket, UploadArtifact, build_lambda_zip
+from ingestcli.deploy.models import CreateChangeSet, DeployPlan
+from ingestcli.deploy.planner import DeployPlanner
 from ingestcli.deploy.stack import describe_stack, stack_outputs
+from ingestcli.deploy.template import Template, bundled_template
 from ingestcli.errors import DeployError
 from support.names import ACCOUNT, LOCAL_ENDPOINT, REGION, STACK
 

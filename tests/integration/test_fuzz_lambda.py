@@ -15,7 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ingestcli.core.validate import summarize
+from ingestcli.core.summary import summarize
 from support.fuzz_inputs import any_bytes, mutated_files
 from support.harness import Harness, ingest_once, make_harness
 from support.names import RECORDS, UPLOAD_ID

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import logging
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -19,9 +18,9 @@ import pytest
 import urllib3.exceptions
 from botocore.exceptions import ResponseStreamingError
 
+from ingestcli.core.clock import epoch_ms
 from ingestcli.core.layout import parse_upload_key
 from ingestcli.core.ledger import UploadLedger
-from ingestcli.lambdas.ingest import ingestor as ingest_module
 from ingestcli.lambdas.ingest.s3_reader import REOPEN_ATTEMPTS
 from support.faults import BreakingS3, Passthrough, client_error
 from support.harness import Harness, ingest_once, make_harness
@@ -41,8 +40,9 @@ from support.names import (
 
 @pytest.fixture
 def env(clients: Any, monkeypatch: pytest.MonkeyPatch) -> Harness:
-    monkeypatch.setattr(ingest_module, "_now", ticking_clock())
-    return make_harness(clients)
+    harness = make_harness(clients)
+    harness.clock = ticking_clock()
+    return harness
 
 
 # --------------------------------------------------------------------------- fault injection
@@ -291,7 +291,7 @@ def test_logs_and_exceptions_hold_ids_and_codes_never_a_value_from_the_file(
     env: Harness, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO)
-    monkeypatch.setattr(ingest_module, "TIME_CHECK_EVERY_ROWS", 3)
+    env.defaults["time_check_every_rows"] = 3
     texts: list[str] = []
     # A file ingested over several runs, then delivered again.
     env.upload(SECRET_FILE)
@@ -363,7 +363,7 @@ def large_file_rows() -> list[list[str]]:
 def test_a_file_too_large_for_one_run_continues_through_the_queue_to_the_same_result(
     env: Harness, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(ingest_module, "TIME_CHECK_EVERY_ROWS", 4)
+    env.defaults["time_check_every_rows"] = 4
     body = csv_bytes(large_file_rows())
     body = body.replace(b"row 44", b"r\xf6w 44")  # a latin-1 byte, refused in run 4
     env.upload(body)
@@ -403,7 +403,7 @@ def test_a_continued_upload_delivered_again_mid_way_still_ends_as_one_run_would(
 ) -> None:
     """S3 may send its event twice: a second copy arriving while the file is being continued
     must neither restart it nor double a count."""
-    monkeypatch.setattr(ingest_module, "TIME_CHECK_EVERY_ROWS", 4)
+    env.defaults["time_check_every_rows"] = 4
     env.upload(csv_bytes(large_file_rows()))
     ingest_once(env)
     single = env.snapshot()
@@ -427,7 +427,7 @@ def test_a_continued_upload_delivered_again_mid_way_still_ends_as_one_run_would(
 def test_a_crash_in_a_continuation_run_then_a_redelivery_ends_as_one_run_would(
     env: Harness, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(ingest_module, "TIME_CHECK_EVERY_ROWS", 4)
+    env.defaults["time_check_every_rows"] = 4
     body = csv_bytes(large_file_rows()).replace(b"row 44", b"r\xf6w 44")
     clean = clean_run(env, body)
     env.upload(body)
@@ -447,7 +447,7 @@ def test_a_crash_in_a_continuation_run_then_a_redelivery_ends_as_one_run_would(
 def test_a_provider_revoked_between_runs_stops_the_upload_with_a_true_report(
     env: Harness, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(ingest_module, "TIME_CHECK_EVERY_ROWS", 4)
+    env.defaults["time_check_every_rows"] = 4
     env.upload(csv_bytes(large_file_rows()))
     ingestor = env.ingestor()
     env.send(s3_event_body(KEY))
@@ -489,7 +489,7 @@ class MeddlingContext(FakeContext):
 def test_an_upload_ingested_twice_at_once_leaves_one_result_and_no_checkpoint(
     env: Harness, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(ingest_module, "TIME_CHECK_EVERY_ROWS", 4)
+    env.defaults["time_check_every_rows"] = 4
     body = csv_bytes(large_file_rows())
     clean = clean_run(env, body)
     env.upload(body)
@@ -568,7 +568,7 @@ class MeteredS3(Passthrough):
 def test_a_file_many_runs_long_completes_when_each_run_has_the_same_time(
     env: Harness, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(ingest_module, "TIME_CHECK_EVERY_ROWS", 3)
+    env.defaults["time_check_every_rows"] = 3
     rows = [[f"R{n:04d}", f"2024-03-01T10:00:{n % 60:02d}Z", f"n{n:04d}"] for n in range(240)]
     body = csv_bytes(rows)  # 240 rows of 34 bytes: 8 KB, some 4 runs' worth of parsing
     clean = clean_run(env, body)
@@ -593,7 +593,7 @@ def test_a_run_that_died_holding_the_lease_blocks_the_upload_only_until_the_leas
     clean = clean_run(env, body)
     env.upload(body)
     ledger = UploadLedger(env.dynamodb, UPLOADS)
-    now = int(time.time() * 1000)
+    now = epoch_ms(env.clock())  # the ingestor's own clock
     assert ledger.acquire(PROVIDER, UPLOAD_ID, "killed-run", now, now + 60_000)
     ingestor = env.ingestor()
 

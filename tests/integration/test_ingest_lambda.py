@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 from ingestcli.core.ledger import UploadLedger
-from ingestcli.lambdas.ingest import ingestor as ingest_module
+from ingestcli.lambdas.ingest import handler as ingest_handler
 from support.harness import Harness, ingest_once, make_harness
 from support.ingest_events import (
     HEADER,
@@ -126,10 +126,13 @@ def test_the_lambda_entry_point_reads_its_settings_from_the_environment(
         "QUEUE_URL": env.queue_url,
     }.items():
         monkeypatch.setenv(name, value)
-    monkeypatch.setattr(ingest_module, "_ingestor", None)
     env.upload(csv_bytes([["A1", "2024-03-01T10:00:00Z", "x"]]))
 
-    answer = ingest_module.handler(lambda_event(sqs_record(s3_event_body(KEY))), FakeContext())
+    ingest_handler.ingestor.cache_clear()  # a fresh execution environment, before and after
+    try:
+        answer = ingest_handler.handler(lambda_event(sqs_record(s3_event_body(KEY))), FakeContext())
+    finally:
+        ingest_handler.ingestor.cache_clear()
 
     assert answer == {"batchItemFailures": []}
     assert list(env.values()) == ["A1#2024-03-01T10:00:00.000000Z"]
@@ -421,7 +424,7 @@ def test_the_later_of_two_rows_with_one_key_wins_and_the_earlier_counts_as_a_dup
 def test_processing_an_upload_again_changes_neither_table_nor_report(
     env: Harness, monkeypatch: pytest.MonkeyPatch, deliveries: int
 ) -> None:
-    monkeypatch.setattr(ingest_module, "_now", ticking_clock())  # a rerun would show
+    env.clock = ticking_clock()  # a rerun would show
     env.upload(
         csv_bytes(
             [

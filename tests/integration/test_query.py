@@ -16,21 +16,19 @@ from typing import Any
 
 import pytest
 
+from ingestcli.cli.exits import EXIT_PROBLEMS, EXIT_USAGE, exit_code_for
 from ingestcli.cli.render.query import (
     render_records_table,
     write_records_csv,
     write_records_json,
 )
 from ingestcli.cli.render.upload import render_uploads
-from ingestcli.core.contract import (
-    DATE_TIME_COLUMN,
-    MRN_COLUMN,
-    normalise_date_time,
-)
-from ingestcli.core.layout import parse_upload_key
+from ingestcli.core.contract import DATE_TIME_COLUMN, MRN_COLUMN
+from ingestcli.core.date_time import normalise_date_time
+from ingestcli.core.layout import parse_upload_key, report_key
 from ingestcli.core.ledger import UploadLedger
-from ingestcli.errors import EXIT_PROBLEMS, EXIT_USAGE, AwsError, NotFound, UsageError
-from ingestcli.services.support import records, report, report_key, uploads
+from ingestcli.errors import AwsError, NotFound, UsageError
+from ingestcli.services.support import records, report, uploads
 from support.console import set_console_width
 from support.names import BUCKET, PROVIDER, RECORDS, UPLOADS
 from support.records import INGESTED_AT, item
@@ -228,7 +226,7 @@ def test_bad_arguments_are_refused_before_any_call(
     assert calls.requests == []
     assert reason in str(caught.value)
     assert "SECRET" not in str(caught.value)
-    assert caught.value.exit_code == EXIT_USAGE
+    assert exit_code_for(caught.value) == EXIT_USAGE
 
 
 def test_a_scan_fails_these_tests(calls: Calls, clients: Any) -> None:
@@ -358,7 +356,7 @@ def test_a_report_is_read_where_the_ingest_lambda_writes_it(calls: Calls, client
 def test_a_missing_report_is_not_found(calls: Calls, clients: Any) -> None:
     with pytest.raises(NotFound) as caught:
         report(clients.s3, BUCKET, PROVIDER, "01HQZ8T1XK3V7N2M5P9R4S6W0Y")
-    assert caught.value.exit_code == EXIT_PROBLEMS
+    assert exit_code_for(caught.value) == EXIT_PROBLEMS
     assert "01HQZ8T1XK3V7N2M5P9R4S6W0Y" in str(caught.value)
     # Another provider's report is just as missing: the provider is part of the key.
     clients.s3.put_object(Bucket=BUCKET, Key=f"{OTHER_PROVIDER}/reports/u1.json", Body=b"{}")

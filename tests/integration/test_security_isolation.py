@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from ingestcli.core.layout import parse_upload_key
-from ingestcli.lambdas.api.routes import UNAUTHORIZED
+from ingestcli.lambdas.api.auth import UNAUTHORIZED
 from support.api_calls import altered, call, declare
 from support.moto_account import moto_account
 from support.names import BUCKET, PROVIDERS

@@ -7,7 +7,10 @@ from datetime import datetime
 
 import pytest
 
-from ingestcli.deploy.stack import describe_stack, destroy, plan_destroy, read_status
+from ingestcli.deploy.executor import DestroyExecutor
+from ingestcli.deploy.planner import DestroyPlanner
+from ingestcli.deploy.stack import describe_stack
+from ingestcli.deploy.status import read_status
 from ingestcli.errors import DeployError
 from support.names import STACK
 from support.template import RETAINED
@@ -36,7 +39,7 @@ def test_status_of_a_missing_stack_says_to_deploy(clients) -> None:
 
 
 def test_destroy_deletes_the_stack_and_keeps_the_data(clients, deployed: dict[str, str]) -> None:
-    plan = plan_destroy(clients.cfn, STACK)
+    plan = DestroyPlanner(clients.cfn).plan(STACK)
 
     kept = {k.resource.logical_id: k for k in plan.kept}
     assert {name: k.resource.resource_type for name, k in kept.items()} == RETAINED
@@ -49,7 +52,7 @@ def test_destroy_deletes_the_stack_and_keeps_the_data(clients, deployed: dict[st
     assert {"UploadsQueue", "UploadsDeadLetterQueue", "IngestFunction", "ApiFunction"} <= deleted
     assert not deleted & set(RETAINED)
 
-    events = list(destroy(clients.cfn, plan, poll_seconds=0))
+    events = list(DestroyExecutor(clients.cfn, poll_seconds=0).execute(plan))
 
     assert events[-1].status == "DELETE_COMPLETE"
     assert describe_stack(clients.cfn, STACK) is None
@@ -62,4 +65,4 @@ def test_destroy_deletes_the_stack_and_keeps_the_data(clients, deployed: dict[st
 
 def test_destroy_of_a_missing_stack_says_so(clients) -> None:
     with pytest.raises(DeployError, match="does not exist"):
-        plan_destroy(clients.cfn, STACK)
+        DestroyPlanner(clients.cfn).plan(STACK)

@@ -15,10 +15,11 @@ from typing import Any
 
 import pytest
 
+from ingestcli.core.layout import report_key
 from ingestcli.core.ledger import UploadLedger
 from ingestcli.deploy.stack import stack_outputs
 from ingestcli.errors import NotFound
-from ingestcli.services.support import records, report, report_key, uploads
+from ingestcli.services.support import records, report, uploads
 from support.iam_policy import as_list, conditions_hold, filled, statements
 from support.names import STACK
 from support.records import item

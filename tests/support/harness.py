@@ -12,12 +12,15 @@ import hashlib
 import io
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
+from ingestcli.core.clock import utc_now
 from ingestcli.core.layout import parse_upload_key
 from ingestcli.core.ledger import UploadLedger
-from ingestcli.lambdas.ingest.ingestor import Ingestor, Settings
+from ingestcli.lambdas.ingest.ingestor import Ingestor
+from ingestcli.lambdas.ingest.settings import Settings
 from support.ingest_events import FakeContext, lambda_event, s3_event_body, sqs_record
 from support.ingest_results import Snapshot, flat
 from support.names import (
@@ -45,16 +48,23 @@ class Harness:
     queue_url: str
     dlq_url: str
     max_receive_count: int = 3
+    clock: Callable[[], datetime] = utc_now
+    defaults: dict[str, Any] = field(default_factory=dict)  # settings every ingestor gets
 
     def settings(self, **changes: Any) -> Settings:
         changes.setdefault("max_receive_count", self.max_receive_count)
+        changes = self.defaults | changes
         return Settings(BUCKET, RECORDS, PROVIDERS, UPLOADS, self.queue_url, **changes)
 
     def ingestor(
         self, *, s3: Any = None, dynamodb: Any = None, sqs: Any = None, **changes: Any
     ) -> Ingestor:
         return Ingestor(
-            s3 or self.s3, dynamodb or self.dynamodb, sqs or self.sqs, self.settings(**changes)
+            s3 or self.s3,
+            dynamodb or self.dynamodb,
+            sqs or self.sqs,
+            self.settings(**changes),
+            clock=self.clock,
         )
 
     def add_provider(

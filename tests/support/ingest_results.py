@@ -60,13 +60,12 @@ def comparable(snapshot: Snapshot) -> tuple[list[dict[str, Any]], dict[str, Any]
     return items, times, snapshot.rejects
 
 
-def ticking_clock() -> Callable[[], str]:
-    """A clock for `_now` that moves on a millisecond at every reading."""
+def ticking_clock() -> Callable[[], datetime]:
+    """A clock for an Ingestor that moves on a millisecond at every reading."""
     start = datetime(2031, 1, 2, 3, 4, 5, tzinfo=UTC)
     ticks = itertools.count(1)
 
-    def now() -> str:
-        moment = start + timedelta(milliseconds=next(ticks))
-        return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    def now() -> datetime:
+        return start + timedelta(milliseconds=next(ticks))
 
     return now

@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ingestcli.core.ledger import FINISHED
+from ingestcli.core.status import FINISHED
 from ingestcli.local.stack import LocalStack, session
 from ingestcli.services.api_client import ApiClient
 from ingestcli.services.providers import ProviderRegistry

@@ -65,7 +65,8 @@ class Deployment:
 
 def deployer(clients: Clients) -> Callable[..., Deployment]:
     """Runs `ingest deploy`'s core against moto the way the CLI does, a dry run included."""
-    from ingestcli.deploy.planner import DeployExecutor, DeployPlanner
+    from ingestcli.deploy.executor import DeployExecutor
+    from ingestcli.deploy.planner import DeployPlanner
 
     def run(
         parameters: dict[str, str] | None = None,

@@ -95,10 +95,7 @@ def _column_values(text: str) -> Iterator[tuple[str, str]]:
 def phi_values(tests: Path) -> dict[str, PhiValue]:
     """Each MRN and date_time value of the CSV files under `tests` (its corpus/ and hostile/),
     and each date_time as stored."""
-    try:
-        from ingestcli.core.date_time import normalise_date_time
-    except ImportError:  # before date_time.py was split out of contract.py
-        from ingestcli.core.contract import normalise_date_time
+    from ingestcli.core.date_time import normalise_date_time
 
     found: dict[str, PhiValue] = {}
     for source, text in _csv_files(tests):

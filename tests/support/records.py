@@ -4,14 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ingestcli.core.contract import (
-    DATE_TIME_COLUMN,
-    MRN_COLUMN,
-    check_mrn,
-    normalise_date_time,
-    parse_header,
-    to_item,
-)
+from ingestcli.core.contract import DATE_TIME_COLUMN, MRN_COLUMN, check_mrn, parse_header, to_item
+from ingestcli.core.date_time import normalise_date_time
 from support.names import PROVIDER
 
 INGESTED_AT = "2024-03-05T00:00:00.000000Z"

@@ -12,9 +12,10 @@ import re
 import pytest
 
 from ingestcli.core import contract
+from ingestcli.core import date_time as dates
 from ingestcli.core.contract import ContractViolation
 
-NEW_YORK = contract.resolve_time_zone("America/New_York")
+NEW_YORK = dates.resolve_time_zone("America/New_York")
 MRN = contract.MRN_COLUMN
 DT = contract.DATE_TIME_COLUMN
 NORMALISED = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z")
@@ -220,13 +221,13 @@ def test_check_mrn_refuses(value, code):
 
 
 def _slowly(value: str, zone=None) -> str:
-    return contract._normalise_slowly(value.strip(), zone)
+    return dates._normalise_slowly(value.strip(), zone)
 
 
 # Both the public entry point (fast path first) and the general slow path must hold each
 # rule: the fast path only handles the common shapes and defers everything else.
 NORMALISERS = [
-    pytest.param(contract.normalise_date_time, id="normalise"),
+    pytest.param(dates.normalise_date_time, id="normalise"),
     pytest.param(_slowly, id="slow-path"),
 ]
 
@@ -366,14 +367,14 @@ def test_normalise_refuses(normalise, value, code):
 
 
 def test_second_60_is_named_a_leap_second():
-    violation = violation_of(contract.normalise_date_time, "2016-12-31T23:59:60Z")
+    violation = violation_of(dates.normalise_date_time, "2016-12-31T23:59:60Z")
     assert violation.code == "date_time_impossible"
     assert "leap second" in violation.message
 
 
 def test_too_precise_is_checked_before_truncating():
     # Dropping the check would silently store 14:30:00.123456Z for a later instant.
-    violation = violation_of(contract.normalise_date_time, "2024-03-01T14:30:00.1234569Z")
+    violation = violation_of(dates.normalise_date_time, "2024-03-01T14:30:00.1234569Z")
     assert violation.code == "date_time_too_precise"
 
 
@@ -424,8 +425,8 @@ def test_zone_refuses_skipped_and_repeated_times(normalise, value, code):
 
 
 def test_utc_zone_reads_values_without_offset_as_utc():
-    utc = contract.resolve_time_zone("UTC")
-    assert contract.normalise_date_time("2024-01-01T00:00", utc) == "2024-01-01T00:00:00.000000Z"
+    utc = dates.resolve_time_zone("UTC")
+    assert dates.normalise_date_time("2024-01-01T00:00", utc) == "2024-01-01T00:00:00.000000Z"
 
 
 @pytest.mark.parametrize(
@@ -434,7 +435,7 @@ def test_utc_zone_reads_values_without_offset_as_utc():
 )
 def test_resolve_time_zone_refuses_unknown_names(name):
     with pytest.raises(ValueError, match="unknown time zone"):
-        contract.resolve_time_zone(name)
+        dates.resolve_time_zone(name)
 
 
 @pytest.mark.parametrize("normalise", NORMALISERS)
@@ -451,7 +452,7 @@ def test_resolve_time_zone_refuses_unknown_names(name):
     ],
 )  # fmt: skip
 def test_zone_conversion_leaving_the_calendar_is_out_of_range(normalise, value, zone_name, code):
-    zone = contract.resolve_time_zone(zone_name)
+    zone = dates.resolve_time_zone(zone_name)
     if code is None:
         assert NORMALISED.fullmatch(normalise(value, zone))
     else:
@@ -480,7 +481,7 @@ def test_to_item_builds_the_low_level_dynamodb_item():
         "",
     ]
     mrn = contract.check_mrn(fields[header.mrn_index])
-    date_time = contract.normalise_date_time(fields[header.date_time_index])
+    date_time = dates.normalise_date_time(fields[header.date_time_index])
     item = contract.to_item(
         header,
         fields,

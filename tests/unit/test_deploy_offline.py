@@ -12,15 +12,11 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from ingestcli.deploy.artifact import build_lambda_zip, bundled_template
-from ingestcli.deploy.planner import (
-    ChangeSet,
-    CreateChangeSet,
-    DeployExecutor,
-    DeployPlan,
-    DeployPlanner,
-    parse_parameters,
-)
+from ingestcli.deploy.artifact import build_lambda_zip
+from ingestcli.deploy.executor import DeployExecutor
+from ingestcli.deploy.models import ChangeSet, CreateChangeSet, DeployPlan
+from ingestcli.deploy.planner import DeployPlanner, parse_parameters
+from ingestcli.deploy.template import bundled_template
 from ingestcli.errors import DeployError
 from support.names import ACCOUNT, REGION, STACK
 

@@ -26,9 +26,10 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from ingestcli.core import validate
+from ingestcli.core import lines as line_reader
 from ingestcli.core.contract import MRN_PATTERN, ContractViolation
-from ingestcli.core.validate import CsvValidation, Resume, summarize
+from ingestcli.core.summary import summarize
+from ingestcli.core.validate import CsvValidation, Resume
 from support.fuzz_inputs import files
 
 FAST = settings(max_examples=300, deadline=None)
@@ -147,9 +148,9 @@ def tiny_limits() -> Iterator[None]:
     parser_limit = csv.field_size_limit()
     try:
         with pytest.MonkeyPatch.context() as patch:
-            patch.setattr(validate, "MAX_LINE_BYTES", 48)
-            patch.setattr(validate, "MAX_FIELD_CHARS", 24)
-            patch.setattr(validate, "_BUFFER_BYTES", 16)
+            patch.setattr(line_reader, "MAX_LINE_BYTES", 48)
+            patch.setattr(line_reader, "MAX_FIELD_CHARS", 24)
+            patch.setattr(line_reader, "_BUFFER_BYTES", 16)
             yield
     finally:
         csv.field_size_limit(parser_limit)

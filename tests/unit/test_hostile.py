@@ -48,7 +48,7 @@ from support.paths import HOSTILE
 # a new process) over what it held before it started.
 MEASURE = """
 import json, sys
-import ingestcli.core.validate
+import ingestcli.core.summary
 from typer.testing import CliRunner
 from ingestcli.cli.app import app
 

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import hashlib
+import importlib
+import json
 import os
 import shutil
 import subprocess
 import sys
+import venv
 import zipfile
 from importlib.resources import files
 from io import BytesIO
@@ -80,3 +83,48 @@ def test_the_zip_alone_provides_the_handlers_modules(tmp_path: Path) -> None:
         [sys.executable, "-c", script], env=env, capture_output=True, text=True, check=False
     )
     assert result.returncode == 0, result.stderr
+
+
+# What the Lambda Python runtime ships besides the standard library: boto3 and what it needs.
+RUNTIME_PACKAGES = ("boto3", "botocore", "s3transfer", "jmespath", "urllib3", "dateutil", "six")
+
+
+def runtime_venv(root: Path) -> Path:
+    """A venv that holds only the Lambda runtime's packages, linked from this environment."""
+    venv.EnvBuilder(with_pip=False).create(root)
+    python = root / "bin" / "python"
+    site = subprocess.run(
+        [python, "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    for name in RUNTIME_PACKAGES:
+        module = importlib.import_module(name)
+        source = Path(module.__file__)
+        source = source.parent if source.name == "__init__.py" else source
+        (Path(site) / source.name).symlink_to(source)
+    return python
+
+
+def test_both_handlers_import_from_the_unzipped_artifact_with_only_boto3(tmp_path: Path) -> None:
+    """The zip is enough on the Lambda runtime: nothing else of ours, no typer, rich or moto."""
+    code = tmp_path / "code"
+    zipfile.ZipFile(BytesIO(build_lambda_zip().content)).extractall(code)
+    python = runtime_venv(tmp_path / "venv")
+    script = (
+        "import importlib, importlib.util, json, sys\n"
+        f"sys.path.insert(0, {str(code)!r})  # as the runtime puts /var/task first\n"
+        "for name in ('typer', 'rich', 'moto', 'yaml'):\n"
+        "    assert importlib.util.find_spec(name) is None, name\n"
+        "for name in ('ingestcli.lambdas.ingest.handler', 'ingestcli.lambdas.api.handler'):\n"
+        f"    assert importlib.import_module(name).__file__.startswith({str(code)!r}), name\n"
+        "print(json.dumps(sorted(m for m in sys.modules if m.startswith('ingestcli'))))\n"
+    )
+    result = subprocess.run(
+        [python, "-I", "-c", script], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    loaded = json.loads(result.stdout)
+    assert loaded[0] == "ingestcli"
+    assert all(name.startswith(("ingestcli.core", "ingestcli.lambdas")) for name in loaded[1:])

@@ -19,6 +19,8 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from ingestcli.core import contract, validate
+from ingestcli.core import date_time as dates
+from ingestcli.core import lines as line_reader
 from ingestcli.core.contract import ContractViolation
 
 SETTINGS = settings(max_examples=200, deadline=None)
@@ -94,15 +96,15 @@ def _at(*fields: int, minutes: int) -> datetime:
 def test_any_valid_spelling_normalises_to_its_utc_instant(case):
     moment, text = case
     expected = utc_text(moment)
-    assert contract.normalise_date_time(text) == expected
-    assert contract._normalise_slowly(text, None) == expected
+    assert dates.normalise_date_time(text) == expected
+    assert dates._normalise_slowly(text, None) == expected
 
 
 @SETTINGS
 @given(iso_texts(), iso_texts())
 def test_normalised_strings_sort_in_time_order(first, second):
     (moment_a, text_a), (moment_b, text_b) = first, second
-    a, b = contract.normalise_date_time(text_a), contract.normalise_date_time(text_b)
+    a, b = dates.normalise_date_time(text_a), dates.normalise_date_time(text_b)
     assert (a < b) == (moment_a < moment_b)
     assert (a == b) == (moment_a == moment_b)
 
@@ -127,7 +129,7 @@ def close_pairs(draw):
 @given(close_pairs())
 def test_close_instants_in_different_offsets_sort_in_time_order(pair):
     (moment_a, text_a), (moment_b, text_b) = pair
-    a, b = contract.normalise_date_time(text_a), contract.normalise_date_time(text_b)
+    a, b = dates.normalise_date_time(text_a), dates.normalise_date_time(text_b)
     assert (a < b) == (moment_a < moment_b)
     assert (a == b) == (moment_a == moment_b)
 
@@ -144,7 +146,7 @@ def same_second_pairs(draw):
 @given(same_second_pairs())
 def test_a_fraction_sorts_after_the_whole_second(pair):
     (_whole, whole_text), (_later, later_text) = pair
-    assert contract.normalise_date_time(whole_text) < contract.normalise_date_time(later_text)
+    assert dates.normalise_date_time(whole_text) < dates.normalise_date_time(later_text)
 
 
 @pytest.mark.parametrize(
@@ -159,17 +161,17 @@ def test_a_fraction_sorts_after_the_whole_second(pair):
     ],
 )
 def test_sub_second_examples_sort_in_time_order(earlier, later):
-    assert contract.normalise_date_time(earlier) < contract.normalise_date_time(later)
+    assert dates.normalise_date_time(earlier) < dates.normalise_date_time(later)
 
 
 @SETTINGS
 @given(iso_texts())
 def test_normalising_is_idempotent(case):
     _moment, text = case
-    once = contract.normalise_date_time(text)
+    once = dates.normalise_date_time(text)
     assert NORMALISED.fullmatch(once)
-    assert contract.normalise_date_time(once) == once
-    assert contract._normalise_slowly(once, None) == once
+    assert dates.normalise_date_time(once) == once
+    assert dates._normalise_slowly(once, None) == once
 
 
 def _outcome(normalise, value: str) -> tuple[str, str]:
@@ -228,8 +230,8 @@ def date_time_like(draw) -> str:
 @example("2024-03-01T10:00:00+14:01")
 @example("2024-03-01T10:00:00+05:60")
 def test_fast_path_and_slow_path_agree_on_any_value(value):
-    assert _outcome(contract.normalise_date_time, value) == _outcome(
-        lambda text: contract._normalise_slowly(text, None), value
+    assert _outcome(dates.normalise_date_time, value) == _outcome(
+        lambda text: dates._normalise_slowly(text, None), value
     )
 
 
@@ -249,9 +251,9 @@ def test_fast_path_and_slow_path_agree_on_the_common_shape(local, minutes, separ
         f"{local.year:04d}-{local.month:02d}-{local.day:02d}{separator}"
         f"{local.hour:02d}:{local.minute:02d}:{local.second:02d}{fraction}{offset}"
     )
-    assert contract._fast_shape(value)
-    slow = contract._normalise_slowly(value, None)
-    assert contract.normalise_date_time(value) == slow
+    assert dates._fast_shape(value)
+    slow = dates._normalise_slowly(value, None)
+    assert dates.normalise_date_time(value) == slow
 
 
 # --------------------------------------------------------------------------- whole rows
@@ -367,7 +369,7 @@ def test_any_valid_generated_row_passes_and_round_trips(file, as_text):
 @given(st.lists(iso_texts(), min_size=1, max_size=20))
 def test_rows_sort_by_sort_key_in_time_order(cases):
     """One patient's items, ordered by sortKey, come out in time order."""
-    keys = [contract.sort_key("MRN-1", contract.normalise_date_time(text)) for _m, text in cases]
+    keys = [contract.sort_key("MRN-1", dates.normalise_date_time(text)) for _m, text in cases]
     by_key = [moment for _key, moment in sorted(zip(keys, (m for m, _t in cases), strict=True))]
     assert by_key == sorted(moment for moment, _text in cases)
 
@@ -401,11 +403,11 @@ def test_resuming_at_any_record_boundary_gives_the_same_verdicts(pieces, bom, bl
     """What a continuation run relies on: reading on from `position()` with `Resume` (a
     Range read of the file from that byte) yields exactly the verdicts a whole read does,
     whatever the size of the blocks the file is read in."""
-    saved, validate._BUFFER_BYTES = validate._BUFFER_BYTES, block
+    saved, line_reader._BUFFER_BYTES = line_reader._BUFFER_BYTES, block
     try:
         _check_resuming(pieces, bom, data)
     finally:
-        validate._BUFFER_BYTES = saved
+        line_reader._BUFFER_BYTES = saved
 
 
 def _check_resuming(pieces, bom, data):

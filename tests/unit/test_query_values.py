@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import pytest
 
+from ingestcli.cli.exits import EXIT_USAGE, exit_code_for
 from ingestcli.cli.render.query import spreadsheet_safe
-from ingestcli.errors import EXIT_USAGE, UsageError
+from ingestcli.errors import UsageError
 from ingestcli.services.support import parse_bound
 
 # ----------------------------------------------------------------------------- bounds
@@ -45,7 +46,7 @@ def test_bounds_are_utc_instants_as_keys_store_them(
 def test_a_bound_that_is_no_instant_is_refused_without_repeating_it(text: str, reason: str) -> None:
     with pytest.raises(UsageError) as caught:
         parse_bound(text, end_of_day=False)
-    assert caught.value.exit_code == EXIT_USAGE
+    assert exit_code_for(caught.value) == EXIT_USAGE
     assert str(caught.value).startswith("--since: ")
     assert reason in str(caught.value)
     assert text not in str(caught.value)

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from ingestcli.lambdas.api.routes import session_policy
+from ingestcli.lambdas.api.signer import session_policy
 from support.paths import SUPPORT_POLICY
 from support.template import template
 

@@ -11,14 +11,10 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from ingestcli.deploy.artifact import bundled_template
-from ingestcli.deploy.stack import (
-    StackOperationFailed,
-    follow_stack,
-    plan_destroy,
-    read_status,
-    validate_stack_name,
-)
+from ingestcli.deploy.planner import DestroyPlanner
+from ingestcli.deploy.stack import StackOperationFailed, follow_stack, validate_stack_name
+from ingestcli.deploy.status import read_status
+from ingestcli.deploy.template import bundled_template
 from ingestcli.errors import DeployError
 from support.names import REGION, STACK
 from support.template import RETAINED
@@ -52,7 +48,7 @@ def test_invalid_stack_names_are_refused_before_any_aws_call(name: str) -> None:
         with pytest.raises(DeployError, match="invalid stack name"):
             read_status(cfn, sqs, name)
         with pytest.raises(DeployError, match="invalid stack name"):
-            plan_destroy(cfn, name)
+            DestroyPlanner(cfn).plan(name)
 
 
 def test_bundled_template_is_read_from_the_package() -> None:

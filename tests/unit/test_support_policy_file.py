@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import fnmatch
 
-from ingestcli.services.support import report_key
+from ingestcli.core.layout import report_key
 from support.iam_policy import PLACEHOLDER, PSEUDO, as_list, conditions_hold, policy, statements
 from support.template import template
 

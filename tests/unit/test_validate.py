@@ -15,8 +15,10 @@ from pathlib import Path
 import pytest
 
 from ingestcli.core import contract, validate
+from ingestcli.core import date_time as dates
+from ingestcli.core import summary as summaries
 from ingestcli.core.contract import MAX_ITEM_BYTES, ContractViolation
-from ingestcli.core.validate import MAX_FIELD_CHARS
+from ingestcli.core.lines import MAX_FIELD_CHARS
 from support.paths import CORPUS
 from support.validation import (
     BOM,
@@ -42,8 +44,8 @@ def header_violation(data: bytes | str) -> ContractViolation:
 
 def judge(data: bytes | str, zone: str | None = None) -> dict[str, object]:
     """What `ingest validate` reports, without messages, in the shape of expected.json."""
-    summary = validate.summarize(
-        stream_of(data), contract.resolve_time_zone(zone) if zone else None, max_errors=10_000
+    summary = summaries.summarize(
+        stream_of(data), dates.resolve_time_zone(zone) if zone else None, max_errors=10_000
     )
     return {
         "header_error": summary.header_error.code if summary.header_error else None,
@@ -180,7 +182,7 @@ def test_byte_case_gets_its_expected_verdict(data, expected):
     if callable(data):  # built only when needed: it is large
         data = data()
     if isinstance(data, str):  # the one case about a text stream opened the wrong way
-        summary = validate.summarize(io.StringIO(data))
+        summary = summaries.summarize(io.StringIO(data))
         got = [[p.line, p.column, p.code] for p in summary.errors]
         assert (summary.rows, summary.valid, got) == (
             expected["rows"],
@@ -194,7 +196,7 @@ def test_byte_case_gets_its_expected_verdict(data, expected):
 def _codes_defined_in_source() -> set[str]:
     """Every literal error code passed to ContractViolation, violation() or Problem()."""
     codes = set()
-    for module in ("contract.py", "validate.py"):
+    for module in ("contract.py", "date_time.py", "messages.py", "validate.py"):
         tree = ast.parse((SRC / module).read_text(encoding="utf-8"))
         for node in ast.walk(tree):
             if isinstance(node, ast.Call) and getattr(node.func, "id", None) in {
@@ -276,7 +278,7 @@ def test_header_line_is_the_physical_line_of_the_header():
 def test_unfit_header_refuses_the_whole_file(data, code, column):
     violation = header_violation(data)
     assert (violation.code, violation.column) == (code, column)
-    summary = validate.summarize(io.BytesIO(data))
+    summary = summaries.summarize(io.BytesIO(data))
     assert summary.header_error is not None
     assert (summary.header_error.line, summary.header_error.code) == (1, code)
     assert (summary.rows, summary.valid, summary.invalid, summary.ok) == (0, 0, 0, False)
@@ -304,7 +306,7 @@ def test_missing_column_message_names_the_near_miss():
 )
 def test_header_only_file_is_valid_with_no_rows(data):
     assert rows_of(data) == []
-    summary = validate.summarize(stream_of(data))
+    summary = summaries.summarize(stream_of(data))
     assert (summary.rows, summary.valid, summary.invalid, summary.ok) == (0, 0, 0, True)
 
 
@@ -399,7 +401,7 @@ def test_zone_applies_to_rows():
         b"A3,2023-11-05T01:30:00\n"
         b"A4,2023-11-05T01:30:00-05:00\n"
     )
-    new_york = contract.resolve_time_zone("America/New_York")
+    new_york = dates.resolve_time_zone("America/New_York")
     rows = rows_of(data, new_york)
     assert [row[3] for row in rows] == [
         "2023-07-01T16:00:00.000000Z",

@@ -15,8 +15,10 @@ from collections.abc import Iterator
 import pytest
 
 from ingestcli.core import contract, validate
+from ingestcli.core import date_time as dates
+from ingestcli.core import summary as summaries
 from ingestcli.core.contract import MAX_ITEM_BYTES, ContractViolation
-from ingestcli.core.validate import MAX_FIELD_CHARS
+from ingestcli.core.lines import MAX_FIELD_CHARS
 from support.paths import CORPUS
 from support.validation import BOM, CORPUS_FILES, DT, HEADER, MRN, OK_TIME, rows_of, verdicts
 
@@ -256,7 +258,7 @@ def test_text_stream_carrying_undecodable_bytes_is_judged_like_the_bytes():
 
 def test_zone_overflow_refuses_the_row_and_goes_on():
     data = b"medical_record_number,date_time\nA1,9999-12-31T23:00:00\nA2,2024-03-01T10:00:00\n"
-    new_york = contract.resolve_time_zone("America/New_York")
+    new_york = dates.resolve_time_zone("America/New_York")
     assert verdicts(data, new_york) == [(2, [(DT, "date_time_out_of_range")]), (3, [])]
 
 
@@ -269,7 +271,7 @@ def _mixed_file(good: int, bad: int) -> bytes:
 
 
 def test_summary_counts_stay_complete_when_errors_are_cut():
-    summary = validate.summarize(io.BytesIO(_mixed_file(good=5, bad=10)), max_errors=3)
+    summary = summaries.summarize(io.BytesIO(_mixed_file(good=5, bad=10)), max_errors=3)
     assert (summary.rows, summary.valid, summary.invalid) == (15, 5, 10)
     assert summary.rows == summary.valid + summary.invalid
     assert [(p.line, p.code) for p in summary.errors] == [
@@ -286,20 +288,20 @@ def test_summary_counts_stay_complete_when_errors_are_cut():
 )
 def test_max_errors_counts_problems_not_rows(max_errors, kept, truncated):
     data = (HEADER + f"A#1,x,1\nA2,{OK_TIME},ok\nA#3,,3\n").encode()  # 2 rows, 4 problems
-    summary = validate.summarize(io.BytesIO(data), max_errors=max_errors)
+    summary = summaries.summarize(io.BytesIO(data), max_errors=max_errors)
     assert (summary.rows, summary.valid, summary.invalid) == (3, 1, 2)
     assert len(summary.errors) == kept
     assert summary.errors_truncated is truncated
 
 
 def test_clean_file_summary():
-    summary = validate.summarize(io.BytesIO(_mixed_file(good=4, bad=0)), max_errors=0)
+    summary = summaries.summarize(io.BytesIO(_mixed_file(good=4, bad=0)), max_errors=0)
     assert (summary.rows, summary.valid, summary.invalid) == (4, 4, 0)
     assert (summary.errors, summary.errors_truncated, summary.ok) == ([], False, True)
 
 
 def test_summary_as_dict():
-    summary = validate.summarize(io.BytesIO((HEADER + "A1,x,y\n").encode()))
+    summary = summaries.summarize(io.BytesIO((HEADER + "A1,x,y\n").encode()))
     assert summary.as_dict() == {
         "rows": 1,
         "valid": 0,
@@ -315,7 +317,7 @@ def test_summary_as_dict():
         ],
         "errors_truncated": False,
     }
-    refused = validate.summarize(io.BytesIO(b"")).as_dict()
+    refused = summaries.summarize(io.BytesIO(b"")).as_dict()
     assert refused["header_error"]["code"] == "empty_file"
     assert refused["header_error"]["message"]
 
@@ -323,9 +325,9 @@ def test_summary_as_dict():
 def test_progress_reports_bytes_read():
     data = _mixed_file(good=20_000, bad=0)
     seen: list[int] = []
-    summary = validate.summarize(io.BytesIO(data), on_progress=seen.append)
+    summary = summaries.summarize(io.BytesIO(data), on_progress=seen.append)
     assert summary.rows == 20_000
-    assert len(seen) == 20_000 // validate.PROGRESS_EVERY_ROWS
+    assert len(seen) == 20_000 // summaries.PROGRESS_EVERY_ROWS
     assert seen == sorted(seen)
     assert 0 < seen[0] <= len(data)
 
@@ -375,7 +377,7 @@ def test_memory_stays_flat_on_a_large_stream():
     limit = 2 * 1024 * 1024
     tracemalloc.start()
     try:
-        summary = validate.summarize(stream)
+        summary = summaries.summarize(stream)
         _current, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()

@@ -16,8 +16,8 @@ from ingestcli.cli import providers as cli_providers
 from ingestcli.cli import query as cli_query
 from ingestcli.cli import stack as cli_stack
 from ingestcli.cli import uploads as cli_uploads
-from ingestcli.cli.options import OutputFormat, reports_errors, time_zone
-from ingestcli.errors import EXIT_OK, EXIT_PROBLEMS
+from ingestcli.cli.exits import EXIT_OK, EXIT_PROBLEMS, reports_errors
+from ingestcli.cli.options import OutputFormat, time_zone
 
 app = typer.Typer(
     name="ingest",
@@ -67,7 +67,7 @@ def validate(
 ) -> None:
     """Check a CSV file against the contract before it leaves this machine."""
     from ingestcli.cli.render import output
-    from ingestcli.core.validate import summarize
+    from ingestcli.core.summary import summarize
     from ingestcli.services import files
 
     zone = time_zone(assume_tz)

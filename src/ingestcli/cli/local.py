@@ -6,7 +6,8 @@ from typing import Annotated
 
 import typer
 
-from ingestcli.cli.options import FormatOption, OutputFormat, reports_errors
+from ingestcli.cli.exits import reports_errors
+from ingestcli.cli.options import FormatOption, OutputFormat
 from ingestcli.local.stack import DEFAULT_API_PORT, DEFAULT_MOTO_PORT
 
 local_app = typer.Typer(

@@ -1,38 +1,16 @@
-"""What every command shares: named errors turned into one line and an exit code, the
-common options, and the settings and boto3 clients a command works with."""
+"""What every command shares: the common options, and the settings and boto3 clients a
+command works with (named errors become exit codes in exits.py)."""
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable
 from datetime import tzinfo
 from enum import StrEnum
-from typing import Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from ingestcli.errors import IngestError
-
-Command = TypeVar("Command", bound=Callable[..., None])
-
-
-def reports_errors(command: Command) -> Command:
-    """Turn the core's named errors into one line on stderr and their exit code."""
-
-    @functools.wraps(command)
-    def run(*args: object, **kwargs: object) -> None:
-        from ingestcli.cli.render.output import print_error
-
-        try:
-            command(*args, **kwargs)
-        except IngestError as error:
-            print_error(str(error))
-            raise typer.Exit(error.exit_code) from None
-        except KeyboardInterrupt:
-            print_error("interrupted")
-            raise typer.Exit(130) from None
-
-    return run  # type: ignore[return-value]
+if TYPE_CHECKING:
+    from ingestcli.services.config import Settings
 
 
 class OutputFormat(StrEnum):
@@ -43,7 +21,7 @@ class OutputFormat(StrEnum):
 def time_zone(name: str | None) -> tzinfo | None:
     if name is None:
         return None
-    from ingestcli.core.contract import resolve_time_zone
+    from ingestcli.core.date_time import resolve_time_zone
 
     try:
         return resolve_time_zone(name)
@@ -91,24 +69,17 @@ def confirm(question: str) -> bool:
         return False
 
 
-def stack_output(settings, name: str) -> str:
+def stack_output(settings: Settings, name: str) -> str:
     """A resource name from the profile's saved stack outputs, or else from the stack itself
     (so a support engineer's `ingest query` works without a deploy on their machine)."""
-    from ingestcli.errors import ConfigError
+    from ingestcli.deploy.stack import output_value
 
-    outputs = dict(settings.outputs)
-    if name not in outputs:
-        from ingestcli.deploy.stack import stack_outputs
-        from ingestcli.services.session import aws_errors
-
-        (cfn,) = clients_for(settings, "cloudformation")
-        with aws_errors():
-            outputs = stack_outputs(cfn, settings.stack_name)
-    if name not in outputs:
-        raise ConfigError(
-            f"stack {settings.stack_name} has no output {name}: run `ingest deploy` to update it"
-        )
-    return outputs[name]
+    return output_value(
+        name,
+        saved=settings.outputs,
+        stack_name=settings.stack_name,
+        cfn=lambda: clients_for(settings, "cloudformation")[0],
+    )
 
 
 FormatOption = Annotated[

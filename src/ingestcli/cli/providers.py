@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 
+from ingestcli.cli.exits import EXIT_PROBLEMS, reports_errors
 from ingestcli.cli.options import (
     EndpointOption,
     FormatOption,
@@ -16,11 +17,9 @@ from ingestcli.cli.options import (
     YesOption,
     clients_for,
     confirm,
-    reports_errors,
     settings_for,
     stack_output,
 )
-from ingestcli.errors import EXIT_PROBLEMS
 
 provider_app = typer.Typer(
     name="provider",

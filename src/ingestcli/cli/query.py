@@ -7,13 +7,13 @@ from typing import Annotated
 
 import typer
 
+from ingestcli.cli.exits import reports_errors
 from ingestcli.cli.options import (
     EndpointOption,
     ProfileOption,
     RegionOption,
     StackOption,
     clients_for,
-    reports_errors,
     settings_for,
     stack_output,
 )

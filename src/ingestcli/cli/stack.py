@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from ingestcli.cli.exits import EXIT_OK, EXIT_PROBLEMS, reports_errors
 from ingestcli.cli.options import (
     EndpointOption,
     OutputFormat,
@@ -16,10 +17,8 @@ from ingestcli.cli.options import (
     YesOption,
     clients_for,
     confirm,
-    reports_errors,
     settings_for,
 )
-from ingestcli.errors import EXIT_OK, EXIT_PROBLEMS
 
 
 @reports_errors
@@ -45,7 +44,8 @@ def deploy(
         render_outputs,
         render_plan,
     )
-    from ingestcli.deploy.planner import DeployExecutor, DeployPlanner, parse_parameters
+    from ingestcli.deploy.executor import DeployExecutor
+    from ingestcli.deploy.planner import DeployPlanner, parse_parameters
     from ingestcli.deploy.stack import stack_outputs
     from ingestcli.services import config
     from ingestcli.services import session as aws
@@ -96,24 +96,30 @@ def destroy(
     profile: ProfileOption = None,
     endpoint_url: EndpointOption = None,
     yes: YesOption = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Show what would go and what stays, then stop.")
+    ] = False,
 ) -> None:
     """Delete the stack; the bucket and tables keep their data and are listed."""
     from ingestcli.cli.render.output import stdout
     from ingestcli.cli.render.stack import render_destroy_plan, render_event, render_kept
-    from ingestcli.deploy.stack import destroy as destroy_stack
-    from ingestcli.deploy.stack import plan_destroy
+    from ingestcli.deploy.executor import DestroyExecutor
+    from ingestcli.deploy.planner import DestroyPlanner
     from ingestcli.services import config
 
     settings = settings_for(
         profile, stack_name=stack_name, region=region, endpoint_url=endpoint_url
     )
     (cfn,) = clients_for(settings, "cloudformation")
-    plan = plan_destroy(cfn, settings.stack_name)
-    render_destroy_plan(plan)
+    plan = DestroyPlanner(cfn).plan(settings.stack_name)
+    render_destroy_plan(plan, dry_run=dry_run)
+    if dry_run:
+        stdout.print("Dry run: nothing was deleted.")
+        raise typer.Exit(EXIT_OK)
     if not yes and not confirm(f"Delete stack {settings.stack_name}?"):
         stdout.print("Cancelled: nothing was deleted.")
         raise typer.Exit(EXIT_PROBLEMS)
-    for event in destroy_stack(cfn, plan):
+    for event in DestroyExecutor(cfn).execute(plan):
         render_event(event)
     config.save_outputs(settings.profile, {})
     render_kept(plan)
@@ -131,7 +137,7 @@ def status(
 ) -> None:
     """Show the stack's state, its outputs and the depth of its queues."""
     from ingestcli.cli.render import output
-    from ingestcli.deploy.stack import read_status
+    from ingestcli.deploy.status import read_status
 
     settings = settings_for(
         profile, stack_name=stack_name, region=region, endpoint_url=endpoint_url

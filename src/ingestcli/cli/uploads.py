@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from ingestcli.cli.exits import EXIT_OK, EXIT_PROBLEMS, reports_errors
 from ingestcli.cli.options import (
     EndpointOption,
     FormatOption,
@@ -15,14 +16,12 @@ from ingestcli.cli.options import (
     RegionOption,
     StackOption,
     clients_for,
-    reports_errors,
     settings_for,
     stack_output,
     time_zone,
 )
-from ingestcli.errors import EXIT_OK, EXIT_PROBLEMS, UsageError
-
-FINISHED_WELL = "succeeded"
+from ingestcli.core.status import UploadStatus
+from ingestcli.errors import UsageError
 
 ApiUrlOption = Annotated[
     str | None, typer.Option(help="The upload API's URL [env: INGEST_API_URL].")
@@ -127,7 +126,7 @@ def upload(
         output.print_json(report)
     else:
         render_report(report)
-    raise typer.Exit(EXIT_OK if report.get("status") == FINISHED_WELL else EXIT_PROBLEMS)
+    raise typer.Exit(EXIT_OK if report.get("status") == UploadStatus.SUCCEEDED else EXIT_PROBLEMS)
 
 
 def _support_clients(profile, stack_name, region, endpoint_url, *services: str):

@@ -12,32 +12,75 @@ rows, written, rejected, duplicates, lease_owner, lease_until (epoch millisecond
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
-FINISHED = frozenset({"succeeded", "partial", "failed"})
-COUNTS = ("rows", "written", "rejected", "duplicates")
-_NUMBERS = frozenset({"size", "lease_until", *COUNTS})
+from ingestcli.core.aws_errors import is_condition_failure
+from ingestcli.core.clock import timestamp
+from ingestcli.core.items import flatten, query_items, typed
+from ingestcli.core.layout import new_upload_id, upload_key
+from ingestcli.core.reports import COUNTS
+from ingestcli.core.status import UploadStatus
+
+MAX_FILENAME_CHARS = 200
+_UNSAFE_FILENAME_CHARS = re.compile(r"[^A-Za-z0-9 ._()+-]", re.ASCII)
 
 
 class LeaseLost(Exception):
     """Another run holds the upload now; this run must stop without writing its result."""
 
 
-def _conditional_failure(error: Exception) -> bool:
-    response = getattr(error, "response", None)
-    code = response.get("Error", {}).get("Code") if isinstance(response, dict) else None
-    return code == "ConditionalCheckFailedException"
+@dataclass(frozen=True)
+class NewUpload:
+    """An upload just registered: where its file goes and until when its URL works."""
+
+    upload_id: str
+    key: str
+    filename: str | None
+    created_at: str
+    expires_at: str
 
 
-def _plain(item: dict[str, Any]) -> dict[str, Any]:
-    return {
-        name: int(value["N"]) if "N" in value else value.get("S", "")
-        for name, value in item.items()
-    }
+def safe_filename(name: str) -> str:
+    """The base name, in characters safe in an HTTP header and a log: metadata only."""
+    base = re.split(r"[/\\]", name)[-1]
+    cleaned = _UNSAFE_FILENAME_CHARS.sub("_", base).strip(" .")
+    return cleaned[:MAX_FILENAME_CHARS] or "upload.csv"
 
 
-def _typed(value: str | int) -> dict[str, str]:
-    return {"N": str(value)} if isinstance(value, int) else {"S": value}
+def register_upload(
+    ledger: UploadLedger,
+    provider: str,
+    *,
+    now: datetime,
+    expires_in: int,
+    filename: str | None = None,
+    size: int | None = None,
+    sha256: str | None = None,
+) -> NewUpload:
+    """Choose a new upload's id and key, and record it as pending: the one way an upload
+    comes to be, for the API and for an operator's `ingest presign` alike."""
+    upload_id = new_upload_id(now)
+    upload = NewUpload(
+        upload_id=upload_id,
+        key=upload_key(provider, upload_id, now),
+        filename=safe_filename(filename) if filename is not None else None,
+        created_at=timestamp(now),
+        expires_at=timestamp(now + timedelta(seconds=expires_in)),
+    )
+    ledger.register(
+        provider,
+        upload_id,
+        key=upload.key,
+        filename=upload.filename,
+        size=size,
+        sha256=sha256,
+        created_at=upload.created_at,
+        expires_at=upload.expires_at,
+    )
+    return upload
 
 
 class UploadLedger:
@@ -49,8 +92,8 @@ class UploadLedger:
 
     def register(self, provider: str, upload_id: str, **attributes: str | int | None) -> None:
         """A new upload, pending; an upload id is never reused."""
-        item = self._key(provider, upload_id) | {"status": {"S": "pending"}}
-        item |= {name: _typed(value) for name, value in attributes.items() if value is not None}
+        item = self._key(provider, upload_id) | {"status": {"S": UploadStatus.PENDING}}
+        item |= {name: typed(value) for name, value in attributes.items() if value is not None}
         self.dynamodb.put_item(
             TableName=self.table, Item=item, ConditionExpression="attribute_not_exists(uploadId)"
         )
@@ -59,7 +102,7 @@ class UploadLedger:
         answer = self.dynamodb.get_item(
             TableName=self.table, Key=self._key(provider, upload_id), ConsistentRead=True
         )
-        return _plain(answer["Item"]) if "Item" in answer else None
+        return flatten(answer["Item"]) if "Item" in answer else None
 
     def acquire(
         self, provider: str, upload_id: str, owner: str, now_ms: int, until_ms: int
@@ -79,14 +122,14 @@ class UploadLedger:
                     ":owner": {"S": owner},
                     ":until": {"N": str(until_ms)},
                     ":now": {"N": str(now_ms)},
-                    ":processing": {"S": "processing"},
-                    ":succeeded": {"S": "succeeded"},
-                    ":partial": {"S": "partial"},
-                    ":failed": {"S": "failed"},
+                    ":processing": {"S": UploadStatus.PROCESSING},
+                    ":succeeded": {"S": UploadStatus.SUCCEEDED},
+                    ":partial": {"S": UploadStatus.PARTIAL},
+                    ":failed": {"S": UploadStatus.FAILED},
                 },
             )
         except Exception as error:
-            if _conditional_failure(error):
+            if is_condition_failure(error):
                 return False
             raise
         return True
@@ -102,7 +145,7 @@ class UploadLedger:
                 ExpressionAttributeValues={":owner": {"S": owner}},
             )
         except Exception as error:
-            if not _conditional_failure(error):
+            if not is_condition_failure(error):
                 raise
 
     def finish(self, provider: str, upload_id: str, owner: str | None, report: dict) -> None:
@@ -134,29 +177,22 @@ class UploadLedger:
                 ExpressionAttributeValues=values,
             )
         except Exception as error:
-            if _conditional_failure(error):
+            if is_condition_failure(error):
                 raise LeaseLost(upload_id) from None
             raise
 
     def recent(self, provider: str, limit: int) -> list[dict[str, Any]]:
         """The provider's latest uploads, newest first (upload ids sort by time)."""
-        found: list[dict[str, Any]] = []
-        request: dict[str, Any] = {
+        request = {
             "TableName": self.table,
             "KeyConditionExpression": "providerId = :provider",
             "ExpressionAttributeValues": {":provider": {"S": provider}},
             "ScanIndexForward": False,
         }
-        while len(found) < limit:
-            answer = self.dynamodb.query(**request, Limit=limit - len(found))
-            found.extend(_plain(item) for item in answer.get("Items", []))
-            if "LastEvaluatedKey" not in answer:
-                break
-            request["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
-        for item in found:
-            item.pop("lease_owner", None)
-            item.pop("lease_until", None)
-        return found
+        return [
+            flatten(item, leave_out=("lease_owner", "lease_until"))
+            for item in query_items(self.dynamodb, request, limit)
+        ]
 
 
 def upload_summary(item: dict[str, Any]) -> dict[str, Any]:

@@ -3,7 +3,7 @@
 The token names its provider, so the API finds the provider with one GetItem and compares
 one hash. Dots never occur in a provider id or in token_urlsafe's alphabet, so the token
 splits one way only. Only the SHA-256 of a token is stored; the token is shown once.
-Standard library only; provider ids follow uploads.PROVIDER_ID, the rule keys are read by.
+Standard library only; provider ids follow layout.PROVIDER_ID, the rule keys are read by.
 """
 
 from __future__ import annotations

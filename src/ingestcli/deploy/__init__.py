@@ -1,0 +1,1 @@
+"""`ingest deploy`, `destroy` and `status`: every change planned as data, then executed."""

@@ -1,4 +1,4 @@
-"""What `ingest deploy` ships: the Lambda zip, in its artifact bucket, and the template.
+"""The Lambda code `ingest deploy` ships: the zip, and the artifact bucket that holds it.
 
 The zip is built from the installed package, the same bytes every time, and stored under
 its SHA-256: an unchanged build is never uploaded again and never makes CloudFormation
@@ -12,14 +12,12 @@ import base64
 import hashlib
 import io
 import zipfile
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from functools import cache
 from importlib.resources import files
 from importlib.resources.abc import Traversable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-import yaml
 from botocore.exceptions import ClientError
 
 from ingestcli.errors import DeployError
@@ -38,7 +36,6 @@ UNIX = 3  # the "made by" system; the default depends on the building OS
 # Stored, not deflated: deflate output may differ between zlib builds (zlib-ng, say), and a
 # few dozen kilobytes of source need no compression.
 COMPRESSION = zipfile.ZIP_STORED
-CODE_PARAMETERS = ("ArtifactBucket", "ArtifactKey")  # set by deploy, never by the user
 
 
 @dataclass(frozen=True)
@@ -96,61 +93,10 @@ def build_lambda_zip(package: Traversable | None = None) -> LambdaArtifact:
     )
 
 
-class _TemplateLoader(yaml.SafeLoader):
-    """Reads short-form intrinsics (!Ref, !Sub...) as plain values: only the shape matters."""
-
-
-def _untagged(loader: yaml.SafeLoader, _suffix: str, node: yaml.Node) -> Any:
-    if isinstance(node, yaml.ScalarNode):
-        return loader.construct_scalar(node)
-    if isinstance(node, yaml.SequenceNode):
-        return loader.construct_sequence(node)
-    return loader.construct_mapping(node)
-
-
-_TemplateLoader.add_multi_constructor("!", _untagged)
-
-
-@dataclass(frozen=True)
-class Template:
-    """A stack template: its text, its parameter names, the resources it retains."""
-
-    body: str = field(repr=False)
-    parameters: tuple[str, ...]
-    retained: dict[str, str]  # logical id -> resource type, for DeletionPolicy: Retain
-
-    @classmethod
-    def parse(cls, body: str) -> Template:
-        """YAML or JSON (JSON is YAML); a SafeLoader, so no objects are ever built."""
-        document = yaml.load(body, Loader=_TemplateLoader)
-        return cls(
-            body=body,
-            parameters=tuple(document.get("Parameters", {})),
-            retained={
-                logical_id: resource["Type"]
-                for logical_id, resource in document.get("Resources", {}).items()
-                if resource.get("DeletionPolicy") == "Retain"
-            },
-        )
-
-    def check_parameters(self, parameters: Mapping[str, str]) -> None:
-        """Refuse keys the template does not have, and the keys deploy sets itself."""
-        settable = [name for name in self.parameters if name not in CODE_PARAMETERS]
-        for key in parameters:
-            if key in CODE_PARAMETERS:
-                raise DeployError(f"parameter {key} is set by ingest deploy itself")
-            if key not in self.parameters:
-                raise DeployError(f"unknown parameter {key}: valid ones are {', '.join(settable)}")
-
-
-@cache
-def bundled_template() -> Template:
-    """The template inside the package (templates/ingest.yaml; the wheel holds a copy)."""
-    return Template.parse((files(PACKAGE) / "templates" / "ingest.yaml").read_text("utf-8"))
-
-
 @dataclass(frozen=True)
 class EnsureArtifactBucket:
+    """A deploy step: create the artifact bucket, unless it is there already."""
+
     bucket: str
     region: str
     account: str
@@ -159,6 +105,8 @@ class EnsureArtifactBucket:
 
 @dataclass(frozen=True)
 class UploadArtifact:
+    """A deploy step: upload this build's zip, unless this very build is there already."""
+
     bucket: str
     key: str
     account: str

@@ -1,7 +1,8 @@
-"""`ingest deploy`: plan every change as data first, then apply the plan.
+"""Planning `ingest deploy` and `ingest destroy`: read the current state, decide every step.
 
-The planner only reads (caller identity, the stack, the artifact bucket); the executor
-writes. cli.py runs them in order and renders each result:
+Planners only read (caller identity, the stack, its template and resources, the artifact
+bucket) through the clients they are given, and return a plan (models.py) that the CLI
+shows before an executor (executor.py) acts on it. cli/stack.py runs them in order:
 
     plan = DeployPlanner(cfn, s3, sts).plan(stack, parameters, endpoint_url=url, dry_run=...)
     executor = DeployExecutor(cfn, s3)
@@ -9,40 +10,31 @@ writes. cli.py runs them in order and renders each result:
     if change_set.executable:             # False: nothing to change, or a dry run
         for event in executor.execute(change_set): ...   # may raise StackOperationFailed
         outputs = stack_outputs(cfn, stack)
+
+    plan = DestroyPlanner(cfn).plan(stack)  # what goes, what keeps its data
+    for event in DestroyExecutor(cfn).execute(plan): ...  # not run at all on a dry run
 """
 
 from __future__ import annotations
 
+import json
 import secrets
-import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from contextlib import suppress
-from dataclasses import dataclass, field, replace
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from botocore.exceptions import ClientError
-
-from ingestcli import __version__
-from ingestcli.deploy.artifact import (
-    EnsureArtifactBucket,
-    LambdaArtifact,
-    Template,
-    UploadArtifact,
-    build_lambda_zip,
-    bundled_template,
-    ensure_bucket,
-    plan_artifact,
-    upload,
+from ingestcli.deploy.artifact import LambdaArtifact, build_lambda_zip, plan_artifact
+from ingestcli.deploy.models import (
+    CreateChangeSet,
+    DeployPlan,
+    DestroyPlan,
+    KeptResource,
+    StackResource,
+    Step,
 )
-from ingestcli.deploy.stack import (
-    StackEvent,
-    describe_stack,
-    follow_stack,
-    latest_event_id,
-    validate_stack_name,
-)
-from ingestcli.errors import AwsError, DeployError
+from ingestcli.deploy.stack import describe_stack, existing_stack, validate_stack_name
+from ingestcli.deploy.template import Template, bundled_template
+from ingestcli.errors import DeployError
 from ingestcli.services.session import account_id, aws_errors
 
 if TYPE_CHECKING:
@@ -56,9 +48,6 @@ UPDATABLE = {
     "IMPORT_COMPLETE",
     "IMPORT_ROLLBACK_COMPLETE",
 }
-# How CloudFormation says "nothing to do": a FAILED change set, or a refused request.
-NO_CHANGES = ("didn't contain changes", "No updates are to be performed")
-_REFUSALS = {"ValidationError", "InvalidChangeSetStatus", "InsufficientCapabilitiesException"}
 
 
 def parse_parameters(pairs: Iterable[str]) -> dict[str, str]:
@@ -72,58 +61,6 @@ def parse_parameters(pairs: Iterable[str]) -> dict[str, str]:
             raise DeployError(f"parameter {key.strip()} is given twice")
         parameters[key.strip()] = value
     return parameters
-
-
-@dataclass(frozen=True)
-class CreateChangeSet:
-    stack_name: str
-    change_set_name: str
-    change_set_type: str  # CREATE or UPDATE
-    parameters: dict[str, str]
-    previous: tuple[str, ...]  # parameters that keep the stack's current value
-    template_body: str = field(repr=False)
-
-
-Step = EnsureArtifactBucket | UploadArtifact | CreateChangeSet
-
-
-@dataclass(frozen=True)
-class DeployPlan:
-    """What deploy will do, in order. A dry run creates the change set only, then deletes it."""
-
-    stack_name: str
-    steps: tuple[Step, ...]
-    dry_run: bool
-    notes: tuple[str, ...]  # for the user, e.g. why a parameter was set for them
-
-
-@dataclass(frozen=True)
-class ResourceChange:
-    action: str  # Add, Modify, Remove...
-    logical_id: str
-    resource_type: str
-    replacement: str | None  # "True", "False", "Conditional" for a Modify
-
-    @classmethod
-    def from_api(cls, change: dict[str, Any]) -> ResourceChange:
-        return cls(
-            action=change.get("Action", ""),
-            logical_id=change.get("LogicalResourceId", ""),
-            resource_type=change.get("ResourceType", ""),
-            replacement=change.get("Replacement"),
-        )
-
-
-@dataclass(frozen=True)
-class ChangeSet:
-    """A described change set. Not executable once deleted: no changes, or a dry run."""
-
-    id: str | None  # None when CloudFormation refused to create one for lack of changes
-    stack_id: str | None
-    stack_name: str
-    change_set_type: str
-    changes: tuple[ResourceChange, ...]
-    executable: bool
 
 
 def _change_set_type(stack_name: str, stack: dict[str, Any] | None) -> str:
@@ -144,11 +81,6 @@ def _change_set_type(stack_name: str, stack: dict[str, Any] | None) -> str:
         f"stack {stack_name} is in {status} and cannot be updated: "
         "run ingest destroy first, then deploy again"
     )
-
-
-def _error(error: ClientError) -> tuple[str, str]:
-    details = error.response.get("Error", {})
-    return details.get("Code", ""), " ".join(details.get("Message", "").split())
 
 
 class DeployPlanner:
@@ -213,131 +145,65 @@ class DeployPlanner:
         return DeployPlan(stack_name, tuple(steps), dry_run, tuple(notes))
 
 
-class DeployExecutor:
-    """Applies a DeployPlan through injected clients; polls with a sleep tests set to 0."""
+class DestroyPlanner:
+    """Reads the stack, its deployed template and its resources; decides what goes and what
+    keeps its data. Reads only, so `ingest destroy --dry-run` is this plan and nothing else."""
 
-    def __init__(
-        self,
-        cfn: BaseClient,
-        s3: BaseClient,
-        *,
-        poll_seconds: float = 2.0,
-        sleep: Callable[[float], None] = time.sleep,
-    ) -> None:
-        self.cfn, self.s3 = cfn, s3
-        self.poll_seconds, self.sleep = poll_seconds, sleep
+    def __init__(self, cfn: BaseClient) -> None:
+        self.cfn = cfn
 
-    def prepare(self, plan: DeployPlan) -> ChangeSet:
-        """Run the plan's steps up to a described change set (deleted again on a dry run)."""
-        change_set: ChangeSet | None = None
-        for step in plan.steps:
-            match step:
-                case EnsureArtifactBucket():
-                    ensure_bucket(self.s3, step)
-                case UploadArtifact():
-                    upload(self.s3, step)
-                case CreateChangeSet():
-                    change_set = self._create_change_set(step)
-        assert change_set is not None, "a plan always ends with its change set"
-        if plan.dry_run and change_set.executable:
-            self.discard(change_set)
-            change_set = replace(change_set, executable=False)
-        return change_set
+    def plan(self, stack_name: str) -> DestroyPlan:
+        """What delete_stack removes and what it keeps, from the deployed template's policies.
 
-    def execute(self, change_set: ChangeSet) -> Iterator[StackEvent]:
-        """Execute the change set when iterated, yielding the stack's events until it settles."""
-        assert change_set.id and change_set.stack_id, "only an executable change set runs"
-        after = latest_event_id(self.cfn, change_set.stack_id)
-        refused = self._start(change_set.id)
-        if refused is not None:
-            with suppress(AwsError):  # tidying up must not hide why it was refused
-                self.discard(change_set)
-            raise DeployError(f"CloudFormation did not execute the change set: {refused}")
-        yield from follow_stack(
-            self.cfn,
-            change_set.stack_id,
-            f"{change_set.change_set_type}_COMPLETE",
-            after,
-            poll_seconds=self.poll_seconds,
-            sleep=self.sleep,
-        )
-
-    def _start(self, change_set_id: str) -> str | None:
-        """Execute the change set: None once started, CloudFormation's reason if refused."""
+        The deployed template, not the bundled one: the stack may come from another version.
+        """
+        stack = existing_stack(self.cfn, validate_stack_name(stack_name))
+        status = stack["StackStatus"]
+        if status.endswith("_IN_PROGRESS") and status != "REVIEW_IN_PROGRESS":
+            raise DeployError(f"stack {stack_name} is busy ({status}): wait for it to settle")
         with aws_errors():
-            try:
-                self.cfn.execute_change_set(ChangeSetName=change_set_id)
-            except ClientError as error:
-                code, message = _error(error)
-                if code in _REFUSALS:
-                    return message
-                raise
-        return None
-
-    def _create_change_set(self, step: CreateChangeSet) -> ChangeSet:
-        """Create the change set and wait for it; "nothing to change" is an answer, not an error."""
-        parameters = [{"ParameterKey": k, "ParameterValue": v} for k, v in step.parameters.items()]
-        parameters += [{"ParameterKey": k, "UsePreviousValue": True} for k in step.previous]
-        unchanged = ChangeSet(None, None, step.stack_name, step.change_set_type, (), False)
-        with aws_errors():
-            try:
-                created = self.cfn.create_change_set(
-                    StackName=step.stack_name,
-                    ChangeSetName=step.change_set_name,
-                    ChangeSetType=step.change_set_type,
-                    TemplateBody=step.template_body,
-                    Parameters=parameters,
-                    Capabilities=["CAPABILITY_IAM"],
-                    Description=f"ingest {__version__}",
-                )
-            except ClientError as error:
-                code, message = _error(error)
-                if any(marker in message for marker in NO_CHANGES):
-                    return unchanged
-                if code in _REFUSALS:
-                    raise DeployError(f"CloudFormation refused the change set: {message}") from None
-                raise
-        description = self._wait_for_change_set(created["Id"])
-        change_set = ChangeSet(
-            id=created["Id"],
-            stack_id=created["StackId"],
-            stack_name=step.stack_name,
-            change_set_type=step.change_set_type,
-            changes=tuple(
-                ResourceChange.from_api(change["ResourceChange"])
-                for page in description
-                for change in page.get("Changes", [])
-                if "ResourceChange" in change
+            body = self.cfn.get_template(StackName=stack["StackId"])["TemplateBody"]
+            listed = self.cfn.describe_stack_resources(StackName=stack["StackId"])
+        retained = Template.parse(body if isinstance(body, str) else json.dumps(body)).retained
+        # Emulators list resources they skipped without ids; those are not there to delete.
+        resources = [
+            StackResource(
+                r["LogicalResourceId"], r["ResourceType"], r.get("PhysicalResourceId", "")
+            )
+            for r in listed["StackResources"]
+            if r.get("LogicalResourceId")
+        ]
+        region = self.cfn.meta.region_name
+        return DestroyPlan(
+            stack_name=stack_name,
+            stack_id=stack["StackId"],
+            deleted=tuple(r for r in resources if r.logical_id not in retained),
+            kept=tuple(
+                KeptResource(r, removal_commands(r, region))
+                for r in resources
+                if r.logical_id in retained and r.physical_id
             ),
-            executable=True,
         )
-        if description[0]["Status"] == "FAILED":
-            self.discard(change_set)
-            reason = " ".join(description[0].get("StatusReason", "").split())
-            if any(marker in reason for marker in NO_CHANGES):
-                return unchanged
-            raise DeployError(f"CloudFormation could not create the change set: {reason}")
-        if not change_set.changes:  # how moto says "no changes"
-            self.discard(change_set)
-            return unchanged
-        return change_set
 
-    def _wait_for_change_set(self, change_set_id: str) -> list[dict[str, Any]]:
-        """Every page of the change set's description, once it is complete or failed."""
-        paginator = self.cfn.get_paginator("describe_change_set")
-        while True:
-            with aws_errors():
-                pages = list(paginator.paginate(ChangeSetName=change_set_id))
-            if pages[0]["Status"] in ("CREATE_COMPLETE", "FAILED"):
-                return pages
-            self.sleep(self.poll_seconds)
 
-    def discard(self, change_set: ChangeSet) -> None:
-        """Delete the change set, and the empty stack a CREATE change set leaves behind."""
-        assert change_set.id and change_set.stack_id
-        with aws_errors():
-            self.cfn.delete_change_set(ChangeSetName=change_set.id)
-        stack = describe_stack(self.cfn, change_set.stack_id)
-        if stack and stack["StackStatus"] == "REVIEW_IN_PROGRESS":
-            with aws_errors():
-                self.cfn.delete_stack(StackName=change_set.stack_id)
+def removal_commands(resource: StackResource, region: str) -> tuple[str, ...]:
+    """aws CLI commands that delete a retained resource; its data is gone for good after."""
+    name, where = resource.physical_id, f"--region {region}"
+    if resource.resource_type == "AWS::S3::Bucket":
+        # Versioned: every version and delete marker must go, at most 1000 per request.
+        listing = f"aws s3api list-object-versions {where} --bucket {name} --no-paginate"
+        versions = "[Versions, DeleteMarkers][]"
+        return (
+            f"while [ \"$({listing} --max-keys 1 --query 'length({versions})' --output text)\" "
+            f"!= 0 ]; do aws s3api delete-objects {where} --bucket {name} --delete "
+            f'"$({listing} --max-keys 1000 --output json --query '
+            f"'{{Objects: {versions}.{{Key: Key, VersionId: VersionId}}, Quiet: `true`}}')\"; done",
+            f"aws s3api delete-bucket {where} --bucket {name}",
+        )
+    if resource.resource_type == "AWS::DynamoDB::Table":
+        return (
+            f"aws dynamodb update-table {where} --table-name {name} "
+            "--no-deletion-protection-enabled",
+            f"aws dynamodb delete-table {where} --table-name {name}",
+        )
+    return ()

@@ -1,23 +1,22 @@
-"""The stack as CloudFormation sees it: name rule, state, events, status, and destroy.
+"""The stack as CloudFormation sees it: its name rule, its state and outputs, its events.
 
-Shared by deploy, destroy and status. Nothing here prints: functions return data or yield
-events, and cli.py renders them.
+Shared by deploy, destroy, status and every command that finds a resource by a stack
+output. Nothing here prints and nothing builds a client: functions take a CloudFormation
+client, return data or yield events, and the CLI (cli/stack.py) renders them.
 """
 
 from __future__ import annotations
 
-import json
 import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
-from ingestcli.deploy.artifact import Template
-from ingestcli.errors import DeployError
+from ingestcli.errors import ConfigError, DeployError
 from ingestcli.services.session import aws_errors
 
 if TYPE_CHECKING:
@@ -28,12 +27,6 @@ if TYPE_CHECKING:
 MAX_STACK_NAME = 27
 _STACK_NAME = re.compile(r"[a-z][a-z0-9-]*")
 _RESERVED_PREFIXES = ("xn--", "sthree-", "amzn-s3-demo-")  # refused by S3 in bucket names
-QUEUE_OUTPUTS = {"QueueUrl": "queue", "DeadLetterQueueUrl": "dead-letter queue"}
-_DEPTH_ATTRIBUTES = (
-    "ApproximateNumberOfMessages",
-    "ApproximateNumberOfMessagesNotVisible",
-    "ApproximateNumberOfMessagesDelayed",
-)
 
 
 def validate_stack_name(name: str) -> str:
@@ -70,17 +63,44 @@ def existing_stack(cfn: BaseClient, stack_name: str) -> dict[str, Any]:
     return stack
 
 
-def _outputs(stack: dict[str, Any]) -> dict[str, str]:
+def outputs_of(stack: dict[str, Any]) -> dict[str, str]:
+    """OutputKey -> OutputValue of a stack description."""
     return {output["OutputKey"]: output["OutputValue"] for output in stack.get("Outputs", [])}
 
 
 def stack_outputs(cfn: BaseClient, stack_name: str) -> dict[str, str]:
     """OutputKey -> OutputValue, what later commands need to find the resources."""
-    return _outputs(existing_stack(cfn, stack_name))
+    return outputs_of(existing_stack(cfn, stack_name))
+
+
+def output_value(
+    name: str,
+    *,
+    saved: Mapping[str, str],
+    stack_name: str,
+    cfn: Callable[[], BaseClient],
+) -> str:
+    """One output: from the outputs saved by the last deploy, or else from the stack itself.
+
+    The stack is asked only when the saved outputs lack the name (a support engineer never
+    deployed from their machine), so `cfn` makes the client when it is needed, not before.
+    """
+    outputs = dict(saved)
+    if name not in outputs:
+        client = cfn()
+        with aws_errors():
+            outputs = stack_outputs(client, stack_name)
+    if name not in outputs:
+        raise ConfigError(
+            f"stack {stack_name} has no output {name}: run `ingest deploy` to update it"
+        )
+    return outputs[name]
 
 
 @dataclass(frozen=True)
 class StackEvent:
+    """One line of the stack's history, as deploy and destroy print it while they follow."""
+
     event_id: str
     timestamp: datetime
     logical_id: str
@@ -108,6 +128,8 @@ class StackEvent:
 
 @dataclass(frozen=True)
 class ResourceFailure:
+    """A resource CloudFormation could not create, update or delete, and the reason it gave."""
+
     logical_id: str
     resource_type: str
     status: str
@@ -189,137 +211,3 @@ def follow_stack(
             )
         ]
         raise StackOperationFailed(stack["StackName"], status, failures)
-
-
-@dataclass(frozen=True)
-class QueueDepth:
-    name: str  # "queue" or "dead-letter queue"
-    url: str
-    visible: int  # waiting to be received
-    in_flight: int  # received, not yet deleted
-    delayed: int
-
-
-@dataclass(frozen=True)
-class StackStatus:
-    name: str
-    status: str
-    reason: str | None
-    last_updated: datetime
-    outputs: dict[str, str]
-    queues: tuple[QueueDepth, ...]
-
-
-def queue_depth(sqs: BaseClient, name: str, url: str) -> QueueDepth:
-    with aws_errors():
-        answer = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=list(_DEPTH_ATTRIBUTES))
-    visible, in_flight, delayed = (int(answer["Attributes"].get(k, 0)) for k in _DEPTH_ATTRIBUTES)
-    return QueueDepth(name, url, visible, in_flight, delayed)
-
-
-def read_status(cfn: BaseClient, sqs: BaseClient, stack_name: str) -> StackStatus:
-    """What `ingest status` shows: the stack's state, its outputs, and both queues' depths."""
-    stack = existing_stack(cfn, validate_stack_name(stack_name))
-    outputs = _outputs(stack)
-    return StackStatus(
-        name=stack_name,
-        status=stack["StackStatus"],
-        reason=stack.get("StackStatusReason"),
-        last_updated=stack.get("LastUpdatedTime", stack["CreationTime"]),
-        outputs=outputs,
-        queues=tuple(
-            queue_depth(sqs, name, outputs[key])
-            for key, name in QUEUE_OUTPUTS.items()
-            if key in outputs
-        ),
-    )
-
-
-@dataclass(frozen=True)
-class StackResource:
-    logical_id: str
-    resource_type: str
-    physical_id: str
-
-
-@dataclass(frozen=True)
-class KeptResource:
-    """A resource the stack retains on delete, and the commands that remove it by hand."""
-
-    resource: StackResource
-    commands: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class DestroyPlan:
-    stack_name: str
-    stack_id: str
-    deleted: tuple[StackResource, ...]
-    kept: tuple[KeptResource, ...]
-
-
-def removal_commands(resource: StackResource, region: str) -> tuple[str, ...]:
-    """aws CLI commands that delete a retained resource; its data is gone for good after."""
-    name, where = resource.physical_id, f"--region {region}"
-    if resource.resource_type == "AWS::S3::Bucket":
-        # Versioned: every version and delete marker must go, at most 1000 per request.
-        listing = f"aws s3api list-object-versions {where} --bucket {name} --no-paginate"
-        versions = "[Versions, DeleteMarkers][]"
-        return (
-            f"while [ \"$({listing} --max-keys 1 --query 'length({versions})' --output text)\" "
-            f"!= 0 ]; do aws s3api delete-objects {where} --bucket {name} --delete "
-            f'"$({listing} --max-keys 1000 --output json --query '
-            f"'{{Objects: {versions}.{{Key: Key, VersionId: VersionId}}, Quiet: `true`}}')\"; done",
-            f"aws s3api delete-bucket {where} --bucket {name}",
-        )
-    if resource.resource_type == "AWS::DynamoDB::Table":
-        return (
-            f"aws dynamodb update-table {where} --table-name {name} "
-            "--no-deletion-protection-enabled",
-            f"aws dynamodb delete-table {where} --table-name {name}",
-        )
-    return ()
-
-
-def plan_destroy(cfn: BaseClient, stack_name: str) -> DestroyPlan:
-    """What delete_stack removes and what it keeps, from the deployed template's policies."""
-    stack = existing_stack(cfn, validate_stack_name(stack_name))
-    status = stack["StackStatus"]
-    if status.endswith("_IN_PROGRESS") and status != "REVIEW_IN_PROGRESS":
-        raise DeployError(f"stack {stack_name} is busy ({status}): wait for it to settle")
-    with aws_errors():
-        body = cfn.get_template(StackName=stack["StackId"])["TemplateBody"]
-        listed = cfn.describe_stack_resources(StackName=stack["StackId"])["StackResources"]
-    retained = Template.parse(body if isinstance(body, str) else json.dumps(body)).retained
-    # Emulators list resources they skipped without ids; those are not there to delete.
-    resources = [
-        StackResource(r["LogicalResourceId"], r["ResourceType"], r.get("PhysicalResourceId", ""))
-        for r in listed
-        if r.get("LogicalResourceId")
-    ]
-    return DestroyPlan(
-        stack_name=stack_name,
-        stack_id=stack["StackId"],
-        deleted=tuple(r for r in resources if r.logical_id not in retained),
-        kept=tuple(
-            KeptResource(r, removal_commands(r, cfn.meta.region_name))
-            for r in resources
-            if r.logical_id in retained and r.physical_id
-        ),
-    )
-
-
-def destroy(
-    cfn: BaseClient,
-    plan: DestroyPlan,
-    *,
-    poll_seconds: float = 2.0,
-    sleep: Callable[[float], None] = time.sleep,
-) -> Iterator[StackEvent]:
-    """Delete the stack when iterated, yielding its events until DELETE_COMPLETE."""
-    after = latest_event_id(cfn, plan.stack_id)
-    with aws_errors():
-        cfn.delete_stack(StackName=plan.stack_id)
-    yield from follow_stack(
-        cfn, plan.stack_id, "DELETE_COMPLETE", after, poll_seconds=poll_seconds, sleep=sleep
-    )

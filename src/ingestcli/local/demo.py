@@ -105,7 +105,7 @@ def run_demo() -> None:
             "4. Provider: check it before it leaves the clinic",
             f"ingest validate {path.name} --assume-tz {TIME_ZONE}",
         ):
-            from ingestcli.core.contract import resolve_time_zone
+            from ingestcli.core.date_time import resolve_time_zone
 
             render_summary(check_before_upload(str(path), resolve_time_zone(TIME_ZONE)), path.name)
 

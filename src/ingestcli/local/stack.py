@@ -6,9 +6,9 @@ itself, here and nowhere else:
 
 - moto does not apply the bucket's NotificationConfiguration from a template: the S3 →
   SQS notification is put through the API, which moto's server does deliver;
-- moto runs no Lambda code without Docker: the API handler (`lambdas/api.py`) is served
-  over HTTP on 127.0.0.1 by `local_api.ApiServer`, and the ingest handler
-  (`lambdas/ingest.py`) is called by `local_worker.QueueWorker`, which plays the SQS event
+- moto runs no Lambda code without Docker: the API handler (`lambdas/api/`) is served
+  over HTTP on 127.0.0.1 by `api_server.ApiServer`, and the ingest handler
+  (`lambdas/ingest/`) is called by `worker.QueueWorker`, which plays the SQS event
   source mapping. Both are configured from the deployed functions' own environment;
 - moto plays the event source mapping too, its own way: each message sent to the queue
   makes it receive a batch of whatever is visible, fail to invoke the function (no
@@ -171,7 +171,8 @@ def _terminate(process: Any) -> None:
 
 
 def _deploy(clients: _Clients, endpoint: str, on_event: Callable[[Any], None]) -> dict[str, str]:
-    from ingestcli.deploy.planner import DeployExecutor, DeployPlanner
+    from ingestcli.deploy.executor import DeployExecutor
+    from ingestcli.deploy.planner import DeployPlanner
     from ingestcli.deploy.stack import stack_outputs
 
     plan = DeployPlanner(clients.cfn, clients.s3, clients.sts).plan(
@@ -237,7 +238,8 @@ def ingest_worker(
 ) -> QueueWorker:
     """A queue worker (not started) that runs the ingest handler as the deployed function
     would: its environment, timeout and batch size, read from the stack at `endpoint`."""
-    from ingestcli.lambdas.ingest.ingestor import Ingestor, Settings
+    from ingestcli.lambdas.ingest.ingestor import Ingestor
+    from ingestcli.lambdas.ingest.settings import Settings
     from ingestcli.local.worker import QueueWorker
 
     options = options or WorkerOptions()

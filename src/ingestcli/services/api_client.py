@@ -11,7 +11,6 @@ from __future__ import annotations
 import http.client
 import ipaddress
 import json
-import random
 import re
 import time
 import urllib.error
@@ -21,6 +20,7 @@ from typing import Any
 from urllib.parse import SplitResult, quote, urlsplit
 
 from ingestcli import __version__
+from ingestcli.core.backoff import backoff_delay, half_to_full
 from ingestcli.errors import AuthError, IngestError, NotFound, UsageError
 
 RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
@@ -53,11 +53,9 @@ def check_url(url: str, what: str) -> SplitResult:
     return parts
 
 
-def backoff(attempt: int, *, base: float = 0.5, cap: float = 8.0) -> float:
-    """Seconds before retry number `attempt` (1, 2, ...): doubling, capped, with jitter so
-    that many clients failing together do not retry together."""
-    ceiling = min(cap, base * 2 ** (attempt - 1))
-    return random.uniform(ceiling / 2, ceiling)
+def retry_delay(attempt: int) -> float:
+    """Seconds before retry number `attempt` (1, 2, ...) of a request to the API or S3."""
+    return backoff_delay(attempt - 1, base=0.5, cap=8.0, jitter=half_to_full)
 
 
 def printable(text: str, limit: int = 300) -> str:
@@ -167,7 +165,7 @@ class ApiClient:
                 reason = getattr(error, "reason", error)
                 failure = getattr(reason, "strerror", None) or str(reason) or type(reason).__name__
             if attempt < self._attempts:
-                self._sleep(backoff(attempt))
+                self._sleep(retry_delay(attempt))
         raise ApiUnavailable(
             f"the ingest API at {self._host} cannot be reached ({printable(failure, 120)}) "
             f"after {self._attempts} attempts: check INGEST_API_URL and the network, "

@@ -16,12 +16,14 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from ingestcli.core import tokens
-from ingestcli.core.contract import resolve_time_zone
-from ingestcli.core.layout import PROVIDER_ID
+from ingestcli.core.aws_errors import is_condition_failure
+from ingestcli.core.date_time import resolve_time_zone
+from ingestcli.core.items import flatten
+from ingestcli.core.layout import PROVIDER_ID, PROVIDER_ID_RULE
+from ingestcli.core.providers_table import ACTIVE, REVOKED
 from ingestcli.errors import UsageError
 from ingestcli.services.session import aws_errors
 
-ACTIVE, REVOKED = "active", "revoked"
 # What leaves the table: never token_sha256.
 _SHOWN = ("providerId", "status", "time_zone", "created_at", "updated_at")
 
@@ -48,9 +50,9 @@ class Provider:
 
     @classmethod
     def from_item(cls, item: dict[str, Any]) -> Provider:
-        value = {name: item[name]["S"] for name in _SHOWN if name in item}
+        value = flatten(item)
         return cls(
-            provider_id=value["providerId"],
+            provider_id=str(value["providerId"]),
             status=value.get("status", ""),
             time_zone=value.get("time_zone"),
             created_at=value.get("created_at", ""),
@@ -58,22 +60,17 @@ class Provider:
         )
 
 
-def check_provider_id(provider_id: str) -> str:
-    """The id as given, or a UsageError that states the rule (the rule S3 keys are read by)."""
+def check_provider_id(provider_id: str, option: str | None = None) -> str:
+    """The id as given, or a UsageError that states the rule S3 keys are read by (and names
+    the `option` the id came from, if any)."""
     if not PROVIDER_ID.fullmatch(provider_id):
-        raise UsageError(
-            f"invalid provider id {provider_id!r}: use 3 to 63 lowercase letters, digits and "
-            "hyphens, starting and ending with a letter or digit"
-        )
+        where = f"{option}: " if option else ""
+        raise UsageError(f"{where}invalid provider id {provider_id[:80]!r}: {PROVIDER_ID_RULE}")
     return provider_id
 
 
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
-
-
-def _refused_by_condition(error: ClientError) -> bool:
-    return error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
 
 
 class ProviderRegistry:
@@ -108,7 +105,7 @@ class ProviderRegistry:
                     ConditionExpression="attribute_not_exists(providerId)",
                 )
             except ClientError as error:
-                if _refused_by_condition(error):
+                if is_condition_failure(error):
                     raise ProviderExists(
                         f"provider '{provider_id}' already exists: "
                         f"`ingest provider rotate {provider_id}` gives it a new token"
@@ -170,7 +167,7 @@ class ProviderRegistry:
                     ReturnValuesOnConditionCheckFailure="ALL_OLD",
                 )
             except ClientError as error:
-                if not _refused_by_condition(error):
+                if not is_condition_failure(error):
                     raise
                 if "Item" not in error.response:
                     raise UnknownProvider(

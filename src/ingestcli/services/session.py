@@ -1,6 +1,6 @@
 """The one place that builds boto3 sessions and clients, and turns AWS errors into one line.
 
-The core modules take clients as arguments; cli.py builds them here. boto3 is imported only
+Services take clients as arguments; the CLI builds them here. boto3 is imported only
 inside the functions that need it, because importing it costs start-up time on every command.
 """
 
@@ -11,7 +11,7 @@ import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from ingestcli.errors import AwsError, ConfigError
 
@@ -25,6 +25,8 @@ if TYPE_CHECKING:
 CONNECT_TIMEOUT_SECONDS = 10
 READ_TIMEOUT_SECONDS = 60
 MAX_ATTEMPTS = 5  # in all: the first call and up to four retries, with backoff
+T = TypeVar("T")
+_END = object()
 LOCAL_CREDENTIALS = {"aws_access_key_id": "local", "aws_secret_access_key": "local"}
 
 _DENIED = {
@@ -239,6 +241,17 @@ def aws_errors() -> Iterator[None]:
         yield
     except (BotoCoreError, ClientError, Boto3Error) as error:
         raise explain(error) from error
+
+
+def aws_errors_while(items: Iterator[T]) -> Iterator[T]:
+    """The items of a lazy iterator over AWS calls, with its errors re-raised as aws_errors
+    does, each time the next item is read."""
+    while True:
+        with aws_errors():
+            item = next(items, _END)
+        if item is _END:
+            return
+        yield item  # type: ignore[misc]
 
 
 def account_id(sts_client: BaseClient) -> str:

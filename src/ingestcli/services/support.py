@@ -10,23 +10,20 @@ message may end up in a terminal log or a support ticket.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterator
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
-from ingestcli.core.contract import (
-    KEY_ATTRIBUTES,
-    ContractViolation,
-    check_mrn,
-    normalise_date_time,
-    sort_key,
-)
-from ingestcli.core.layout import PROVIDER_ID, UPLOAD_ID
+from ingestcli.core.contract import KEY_ATTRIBUTES, ContractViolation, check_mrn, sort_key
+from ingestcli.core.date_time import normalise_date_time
+from ingestcli.core.items import flatten, query_items
+from ingestcli.core.layout import UPLOAD_ID, UPLOAD_ID_RULE
 from ingestcli.core.ledger import UploadLedger, upload_summary
+from ingestcli.core.reports import read_report
 from ingestcli.errors import NotFound, UsageError
-from ingestcli.services.session import aws_errors
+from ingestcli.services.providers import check_provider_id
+from ingestcli.services.session import aws_errors, aws_errors_while
 
 if TYPE_CHECKING:
     from botocore.client import BaseClient
@@ -39,16 +36,6 @@ Record = dict[str, str | int]
 LATEST = "9999-12-31T23:59:59.999999Z"
 _PLAIN_DATE = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
 _DAY_START, _DAY_END = "T00:00:00.000000Z", "T23:59:59.999999Z"
-
-
-def check_provider(provider: str) -> str:
-    """The provider id, if it has the shape the API gives them; keys are built from it."""
-    if not PROVIDER_ID.fullmatch(provider):
-        raise UsageError(
-            "--provider: a provider id is 3 to 63 characters: lowercase letters, digits and "
-            "'-', starting and ending with a letter or digit"
-        )
-    return provider
 
 
 def _check_limit(limit: int | None) -> None:
@@ -83,15 +70,6 @@ def parse_bound(text: str, *, end_of_day: bool) -> str:
         raise UsageError(f"{option}: {message}") from None
 
 
-def _plain(item: dict[str, dict[str, str]]) -> Record:
-    """A DynamoDB item as flat values: strings as stored, numbers (source_line) as int."""
-    return {
-        name: int(value["N"]) if "N" in value else value["S"]
-        for name, value in item.items()
-        if name not in KEY_ATTRIBUTES
-    }
-
-
 def records(
     dynamodb: BaseClient,
     table: str,
@@ -109,7 +87,7 @@ def records(
     any call, so a bad one raises UsageError at once; AWS failures raise AwsError while
     iterating. At most `limit` items are ever read.
     """
-    check_provider(provider)
+    check_provider_id(provider, "--provider")
     try:
         mrn = check_mrn(mrn)
     except ContractViolation as violation:
@@ -133,61 +111,31 @@ def records(
         "ExpressionAttributeValues": values,
         "ScanIndexForward": not newest_first,
     }
-    return _pages(dynamodb, request, limit)
-
-
-def _pages(dynamodb: BaseClient, request: dict[str, Any], limit: int | None) -> Iterator[Record]:
-    left = limit
-    while True:
-        with aws_errors():
-            answer = dynamodb.query(**request, **({} if left is None else {"Limit": left}))
-        items = answer.get("Items", [])
-        yield from map(_plain, items)
-        if left is not None:
-            left -= len(items)
-            if left <= 0:
-                return
-        if "LastEvaluatedKey" not in answer:
-            return
-        request["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
-
-
-def report_key(provider: str, upload_id: str) -> str:
-    """Where the ingest Lambda leaves an upload's report (lambdas/uploads.py)."""
-    check_provider(provider)
-    if not UPLOAD_ID.fullmatch(upload_id):
-        raise UsageError(
-            "an upload id is 1 to 64 characters: letters, digits, '_' and '-', starting with "
-            "a letter or digit"
-        )
-    return f"{provider}/reports/{upload_id}.json"
+    items = aws_errors_while(query_items(dynamodb, request, limit))
+    return (flatten(item, leave_out=KEY_ATTRIBUTES) for item in items)
 
 
 def report(s3: BaseClient, bucket: str, provider: str, upload_id: str) -> dict[str, Any]:
-    """An upload's report, as the ingest Lambda wrote it.
-
-    Listed before it is read, as the API does: a GET of a missing key is answered 403, not
-    404, unless the caller may list the whole bucket, whereas a listing can be allowed for
-    */reports/* prefixes only. Raises UsageError for ids of the wrong shape, NotFound when
-    there is no report (a wrong id, another provider's upload, or a file still being
-    ingested), AwsError otherwise.
-    """
-    key = report_key(provider, upload_id)
+    """An upload's report, as the ingest Lambda wrote it. Raises UsageError for ids of the
+    wrong shape, NotFound when there is no report (a wrong id, another provider's upload,
+    or a file still being ingested), AwsError otherwise."""
+    check_provider_id(provider, "--provider")
+    if not UPLOAD_ID.fullmatch(upload_id):
+        raise UsageError(UPLOAD_ID_RULE)
     with aws_errors():
-        listed = s3.list_objects_v2(Bucket=bucket, Prefix=key, MaxKeys=1)
-        if not any(found["Key"] == key for found in listed.get("Contents", [])):
-            raise NotFound(
-                f"no report for upload {upload_id} of provider {provider}: check both ids "
-                f"(`ingest uploads --provider {provider}`); a file still being ingested has "
-                "none yet"
-            )
-        body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
-    return json.loads(body)
+        found = read_report(s3, bucket, provider, upload_id)
+    if found is None:
+        raise NotFound(
+            f"no report for upload {upload_id} of provider {provider}: check both ids "
+            f"(`ingest uploads --provider {provider}`); a file still being ingested has "
+            "none yet"
+        )
+    return found
 
 
 def uploads(dynamodb: BaseClient, table: str, provider: str, limit: int) -> list[dict[str, Any]]:
     """The provider's latest `limit` uploads, newest first, shaped as the API lists them."""
-    check_provider(provider)
+    check_provider_id(provider, "--provider")
     _check_limit(limit)
     with aws_errors():
         return [

@@ -20,15 +20,15 @@ from datetime import tzinfo
 from typing import IO, Any
 from urllib.parse import SplitResult
 
-from ingestcli.core.validate import Summary, summarize
+from ingestcli.core.status import FINISHED
+from ingestcli.core.summary import Summary, summarize
 from ingestcli.errors import IngestError, InputError, UsageError
-from ingestcli.services.api_client import ApiClient, backoff, check_url, printable
+from ingestcli.services.api_client import ApiClient, check_url, printable, retry_delay
 from ingestcli.services.files import STDIN, open_binary
 from ingestcli.services.presign import HEADERS as PRESIGNED_HEADERS
 
 CHUNK_BYTES = 1 << 20
 SOCKET_TIMEOUT = 60.0  # seconds without progress, not for the whole file
-FINISHED = frozenset({"succeeded", "partial", "failed"})
 _RETRYABLE_CODES = frozenset({"RequestTimeout", "SlowDown", "InternalError", "ServiceUnavailable"})
 _HINTS = {
     "SignatureDoesNotMatch": "the URL does not match the headers sent: ask for a new URL",
@@ -183,7 +183,7 @@ def put_file(
                     raise PutFailed(f"S3 refused the file ({code or status}): {hint}", code)
                 failure = f"{code or 'HTTP'} {status}"
             if attempt < attempts:
-                sleep(backoff(attempt))
+                sleep(retry_delay(attempt))
     raise PutFailed(
         f"the file could not be sent to S3 ({printable(failure, 120)}) after {attempts} "
         "attempts: check the network, then try again"

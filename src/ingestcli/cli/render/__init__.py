@@ -1,0 +1,1 @@
+"""Human output with rich (results on stdout, progress and errors on stderr), and JSON."""

@@ -1,4 +1,4 @@
-"""Output of `ingest query` (reports and uploads are rendered by render_upload.py).
+"""Output of `ingest query` (reports and uploads are rendered by render/upload.py).
 
 Records go out as a rich table for people, one JSON array for scripts (values exactly as
 stored, streamed as they are read), or CSV for a spreadsheet. CSV output neutralises

@@ -7,8 +7,9 @@ from rich.table import Table
 
 from ingestcli.cli.render.output import stdout
 from ingestcli.deploy.artifact import UploadArtifact
-from ingestcli.deploy.planner import ChangeSet, DeployPlan
-from ingestcli.deploy.stack import DestroyPlan, StackEvent, StackStatus
+from ingestcli.deploy.models import ChangeSet, DeployPlan, DestroyPlan
+from ingestcli.deploy.stack import StackEvent
+from ingestcli.deploy.status import StackStatus
 
 _ACTION_STYLE = {"Add": "green", "Modify": "yellow", "Remove": "red"}
 
@@ -66,11 +67,19 @@ def render_outputs(outputs: dict[str, str], title: str = "Outputs") -> None:
     stdout.print(table)
 
 
-def render_destroy_plan(plan: DestroyPlan) -> None:
-    stdout.print(
-        f"Deleting stack [bold]{plan.stack_name}[/]: {len(plan.deleted)} resources go, "
-        f"{len(plan.kept)} keep their data:"
-    )
+def render_destroy_plan(plan: DestroyPlan, *, dry_run: bool = False) -> None:
+    """What goes and what stays, before the prompt (or instead of acting, on a dry run)."""
+    if dry_run:
+        heading = (
+            f"Deleting stack [bold]{plan.stack_name}[/] would remove {len(plan.deleted)} "
+            f"resources; {len(plan.kept)} would keep their data:"
+        )
+    else:
+        heading = (
+            f"Deleting stack [bold]{plan.stack_name}[/]: {len(plan.deleted)} resources go, "
+            f"{len(plan.kept)} keep their data:"
+        )
+    stdout.print(heading)
     for kept in plan.kept:
         resource = kept.resource
         stdout.print(f"  kept: {resource.resource_type} {escape(resource.physical_id)}")

@@ -15,19 +15,22 @@ from rich.filesize import decimal
 from rich.table import Table
 
 from ingestcli.cli.render.output import byte_progress, plural, shown, stdout
+from ingestcli.core.reports import COUNTS
+from ingestcli.core.status import UploadStatus
 
 _STATUS = {
-    "succeeded": "[bold green]✔ succeeded[/]",
-    "partial": "[bold yellow]⚠ partial[/]",
-    "failed": "[bold red]✘ failed[/]",
-    "pending": "[cyan]… pending[/]",
-    "processing": "[cyan]… processing[/]",
+    UploadStatus.SUCCEEDED: "[bold green]✔ succeeded[/]",
+    UploadStatus.PARTIAL: "[bold yellow]⚠ partial[/]",
+    UploadStatus.FAILED: "[bold red]✘ failed[/]",
+    UploadStatus.PENDING: "[cyan]… pending[/]",
+    UploadStatus.PROCESSING: "[cyan]… processing[/]",
 }
 _ADVICE = {
-    "partial": "The rejected rows were not written: fix them and upload those rows again.",
-    "failed": "Nothing was written: fix the file and upload it again.",
+    UploadStatus.PARTIAL: (
+        "The rejected rows were not written: fix them and upload those rows again."
+    ),
+    UploadStatus.FAILED: "Nothing was written: fix the file and upload it again.",
 }
-_COUNTS = ("rows", "written", "rejected", "duplicates")
 
 
 def _status(status: object) -> str:
@@ -63,10 +66,10 @@ def render_report(report: dict[str, Any], *, max_errors: int = 20) -> None:
     upload_id = shown(report.get("upload_id", ""))
     status = report.get("status", "")
     stdout.print(f"Upload [bold]{upload_id}[/]: {_status(status)}")
-    if status in ("pending", "processing"):
+    if status in (UploadStatus.PENDING, UploadStatus.PROCESSING):
         stdout.print("It has no report yet: check again with [bold]ingest uploads[/].")
         return
-    rows, written, rejected, duplicates = (int(report.get(name) or 0) for name in _COUNTS)
+    rows, written, rejected, duplicates = (int(report.get(name) or 0) for name in COUNTS)
     line = f"{plural(rows, 'row')}: {written:,} written, {rejected:,} rejected"
     if duplicates:
         line += f", {duplicates:,} replaced by a later row with the same key"
@@ -101,7 +104,7 @@ def render_uploads(uploads: list[dict[str, Any]]) -> None:
     table.add_column("Rejected", justify="right", no_wrap=True)
     table.add_column("File", overflow="fold")
     for upload in uploads:
-        counts = upload.get("counts") or upload  # lambdas/api.py nests them; flat works too
+        counts = upload.get("counts") or upload  # the API nests them; flat works too
         table.add_row(
             shown(upload.get("upload_id", "")),
             _status(upload.get("status", "")),

@@ -7,7 +7,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from ingestcli.cli.render.output import plural, stdout
-from ingestcli.core.validate import Summary
+from ingestcli.core.summary import Summary
 
 
 def render_summary(summary: Summary, name: str, console: Console = stdout) -> None:

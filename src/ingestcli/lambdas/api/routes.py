@@ -20,31 +20,27 @@ import json
 import logging
 import os
 import re
-import secrets
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs
 
-from ingestcli.core import tokens
-from ingestcli.core.layout import UPLOAD_ID, parse_upload_key
-from ingestcli.core.ledger import UploadLedger, upload_summary
+from ingestcli.core.clock import Clock, utc_now
+from ingestcli.core.layout import CONTENT_TYPE, UPLOAD_ID, UPLOAD_TAG, parse_upload_key
+from ingestcli.core.ledger import UploadLedger, register_upload, upload_summary
+from ingestcli.core.reports import read_report
+from ingestcli.core.status import UploadStatus
+from ingestcli.lambdas.api.auth import UNAUTHORIZED, Unauthorized, authenticate
+from ingestcli.lambdas.api.signer import headers_to_send, signer_client
 
 logger = logging.getLogger("ingest.api")
 logger.setLevel(logging.INFO)
 
 MAX_UPLOAD_BYTES = 5 * 1024**3  # the largest single PUT S3 takes
 MAX_BODY_BYTES = 16 * 1024
-MAX_FILENAME_CHARS = 200
 DEFAULT_LIMIT, MAX_LIMIT = 20, 100
-UPLOAD_TAG = "ingest-kind=upload"  # the lifecycle rule that expires raw uploads matches it
 _SHA256_HEX = re.compile(r"[0-9a-fA-F]{64}", re.ASCII)
-_UNSAFE_FILENAME_CHARS = re.compile(r"[^A-Za-z0-9 ._()+-]", re.ASCII)
-_BASE32 = "abcdefghijklmnopqrstuvwxyz234567"
-_AWS_DOMAINS = (".amazonaws.com", ".amazonaws.com.cn", ".api.aws")
-UNAUTHORIZED = "a valid upload token is required: Authorization: Bearer <token>"
 
 
 class ApiError(Exception):
@@ -73,43 +69,6 @@ class Settings:
         )
 
 
-def _iso(moment: datetime) -> str:
-    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def new_upload_id(now: datetime) -> str:
-    """UTC time to the millisecond, then 50 random bits: sorts by time, never collides."""
-    stamp = now.strftime("%Y%m%dT%H%M%S") + f"{now.microsecond // 1000:03d}Z"
-    return f"{stamp}-{''.join(secrets.choice(_BASE32) for _ in range(10))}"
-
-
-def upload_key(provider: str, upload_id: str, now: datetime) -> str:
-    return f"{provider}/uploads/{now:%Y/%m/%d}/{upload_id}.csv"
-
-
-def safe_filename(name: str) -> str:
-    """The base name, in characters safe in an HTTP header and a log: metadata only."""
-    base = re.split(r"[/\\]", name)[-1]
-    cleaned = _UNSAFE_FILENAME_CHARS.sub("_", base).strip(" .")
-    return cleaned[:MAX_FILENAME_CHARS] or "upload.csv"
-
-
-def session_policy(role_arn: str, bucket: str, key: str) -> dict[str, Any]:
-    """What the signer's session may do: put this one object (with its tag), nothing else."""
-    partition = role_arn.split(":")[1]
-    return {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Sid": "PutOneUpload",
-                "Effect": "Allow",
-                "Action": ["s3:PutObject", "s3:PutObjectTagging"],
-                "Resource": f"arn:{partition}:s3:::{bucket}/{key}",
-            }
-        ],
-    }
-
-
 def _response(status: int, document: Any, headers: dict[str, str] | None = None) -> dict:
     return {
         "statusCode": status,
@@ -119,10 +78,13 @@ def _response(status: int, document: Any, headers: dict[str, str] | None = None)
 
 
 class Api:
-    """The routes, over injected boto3 clients (S3, DynamoDB, STS)."""
+    """The routes, over injected boto3 clients (S3, DynamoDB, STS) and clock."""
 
-    def __init__(self, s3: Any, dynamodb: Any, sts: Any, settings: Settings) -> None:
+    def __init__(
+        self, s3: Any, dynamodb: Any, sts: Any, settings: Settings, *, clock: Clock = utc_now
+    ) -> None:
         self.s3, self.dynamodb, self.sts, self.settings = s3, dynamodb, sts, settings
+        self.clock = clock
         self.ledger = UploadLedger(dynamodb, settings.uploads_table)
 
     def handler(self, event: dict[str, Any], context: Any = None) -> dict[str, Any]:
@@ -133,6 +95,9 @@ class Api:
         line: dict[str, Any] = {"event": "request", "method": method, "route": "unknown"}
         try:
             response = self._route(event, method, path, line)
+        except Unauthorized:
+            document = {"error": {"code": "unauthorized", "message": UNAUTHORIZED}}
+            response = _response(401, document)
         except ApiError as error:
             headers = {"allow": "GET, POST" if path == "/uploads" else "GET"}
             extra = headers if error.status == 405 else None
@@ -148,7 +113,8 @@ class Api:
         return response
 
     def _route(self, event: dict, method: str, path: str, line: dict[str, Any]) -> dict:
-        provider = self._authenticate(event.get("headers") or {}, line)
+        headers = event.get("headers") or {}
+        provider = authenticate(self.dynamodb, self.settings.providers_table, headers, line)
         if path == "/uploads":
             line["route"] = "/uploads"
             if method == "POST":
@@ -163,28 +129,6 @@ class Api:
             raise ApiError(404, "not_found", "no such route")
         raise ApiError(405, "method_not_allowed", "that method is not allowed here")
 
-    def _authenticate(self, headers: dict[str, str], line: dict[str, Any]) -> str:
-        """The provider the bearer token belongs to; every failure is the same 401."""
-        scheme, _, token = headers.get("authorization", "").strip().partition(" ")
-        token = token.strip()
-        provider = tokens.provider_of(token) if scheme.lower() == "bearer" else None
-        if provider is None:
-            line["auth"] = "malformed"
-            raise ApiError(401, "unauthorized", UNAUTHORIZED)
-        line["provider"] = provider
-        item = self.dynamodb.get_item(
-            TableName=self.settings.providers_table,
-            Key={"providerId": {"S": provider}},
-            ConsistentRead=True,
-            ProjectionExpression="#s, token_sha256",
-            ExpressionAttributeNames={"#s": "status"},
-        ).get("Item", {})
-        hash_matches = tokens.matches(token, item.get("token_sha256", {}).get("S", ""))
-        if not item or item.get("status", {}).get("S") != "active" or not hash_matches:
-            line["auth"] = "unknown" if not item else "refused"
-            raise ApiError(401, "unauthorized", UNAUTHORIZED)
-        return provider
-
     def _create(self, provider: str, body: dict[str, Any], line: dict[str, Any]) -> dict:
         filename, size, sha256 = body.get("filename"), body.get("size"), body.get("sha256")
         if not isinstance(filename, str):
@@ -196,83 +140,57 @@ class Api:
         if not isinstance(sha256, str) or not _SHA256_HEX.fullmatch(sha256):
             raise ApiError(400, "invalid_sha256", "sha256 must be 64 hexadecimal characters")
         sha256 = sha256.lower()
-        now = datetime.now(UTC)
-        upload_id = new_upload_id(now)
-        key = upload_key(provider, upload_id, now)
-        ref = parse_upload_key(self.settings.bucket, key)
-        if ref is None or (ref.provider, ref.upload_id) != (provider, upload_id):
-            raise RuntimeError("an upload key the ingest Lambda would not read")
-        line["upload_id"] = upload_id
-        expiry = self.settings.url_expiry_seconds
-        expires_at = _iso(now + timedelta(seconds=expiry))
-        name = safe_filename(filename)
-        self.ledger.register(
+        settings = self.settings
+        upload = register_upload(
+            self.ledger,
             provider,
-            upload_id,
-            key=key,
-            filename=name,
+            now=self.clock(),
+            expires_in=settings.url_expiry_seconds,
+            filename=filename,
             size=size,
             sha256=sha256,
-            created_at=_iso(now),
-            expires_at=expires_at,
         )
+        ref = parse_upload_key(settings.bucket, upload.key)
+        if ref is None or (ref.provider, ref.upload_id) != (provider, upload.upload_id):
+            raise RuntimeError("an upload key the ingest Lambda would not read")
+        line["upload_id"] = upload.upload_id
+        name = upload.filename or ""
         put_headers = {
-            "content-type": "text/csv",
+            "content-type": CONTENT_TYPE,
             "x-amz-checksum-sha256": base64.b64encode(bytes.fromhex(sha256)).decode(),
             "x-amz-tagging": UPLOAD_TAG,
             "x-amz-meta-sha256": sha256,
             "x-amz-meta-filename": name,
         }
-        url = self._signer(provider, key).generate_presigned_url(
+        signer = signer_client(
+            self.s3,
+            self.sts,
+            role_arn=settings.signer_role_arn,
+            bucket=settings.bucket,
+            key=upload.key,
+            provider=provider,
+            expiry=settings.url_expiry_seconds,
+        )
+        url = signer.generate_presigned_url(
             "put_object",
             Params={
-                "Bucket": self.settings.bucket,
-                "Key": key,
-                "ContentType": put_headers["content-type"],
+                "Bucket": settings.bucket,
+                "Key": upload.key,
+                "ContentType": CONTENT_TYPE,
                 "ChecksumSHA256": put_headers["x-amz-checksum-sha256"],
                 "Tagging": UPLOAD_TAG,
                 "Metadata": {"sha256": sha256, "filename": name},
             },
-            ExpiresIn=expiry,
+            ExpiresIn=settings.url_expiry_seconds,
         )
         document = {
-            "upload_id": upload_id,
-            "key": key,
+            "upload_id": upload.upload_id,
+            "key": upload.key,
             "url": url,
-            "headers": _headers_to_send(url, put_headers),
-            "expires_at": expires_at,
+            "headers": headers_to_send(url, put_headers),
+            "expires_at": upload.expires_at,
         }
         return _response(201, document)
-
-    def _signer(self, provider: str, key: str) -> Any:
-        """An S3 client holding credentials that can put this one key and nothing else, on the
-        API's own endpoint (so AWS_ENDPOINT_URL and the local stack are followed)."""
-        import boto3
-        from botocore.config import Config
-
-        settings = self.settings
-        credentials = self.sts.assume_role(
-            RoleArn=settings.signer_role_arn,
-            RoleSessionName=provider,
-            Policy=json.dumps(session_policy(settings.signer_role_arn, settings.bucket, key)),
-            DurationSeconds=max(900, settings.url_expiry_seconds),  # AssumeRole's minimum
-        )["Credentials"]
-        meta = self.s3.meta
-        # SigV4 always: a SigV2 URL moves the checksum into the query string, unenforced.
-        # On AWS, virtual-hosted addressing gives the regional host (botocore would
-        # otherwise presign for the global one, which newer regions refuse).
-        options: dict[str, Any] = {"signature_version": "s3v4"}
-        if (urlsplit(meta.endpoint_url).hostname or "").endswith(_AWS_DOMAINS):
-            options["s3"] = (meta.config.s3 or {}) | {"addressing_style": "virtual"}
-        return boto3.client(
-            "s3",
-            region_name=meta.region_name,
-            endpoint_url=meta.endpoint_url,
-            config=meta.config.merge(Config(**options)),
-            aws_access_key_id=credentials["AccessKeyId"],
-            aws_secret_access_key=credentials["SecretAccessKey"],
-            aws_session_token=credentials["SessionToken"],
-        )
 
     def _list(self, provider: str, query: dict[str, str]) -> dict:
         text = query.get("limit", str(DEFAULT_LIMIT))
@@ -288,31 +206,12 @@ class Api:
         item = self.ledger.get(provider, upload_id)
         if item is None:
             raise ApiError(404, "upload_not_found", "no such upload")
-        report = self._report(f"{provider}/reports/{upload_id}.json")
+        report = read_report(self.s3, self.settings.bucket, provider, upload_id)
         if report is not None:
             return _response(200, report)
-        return _response(200, {"upload_id": upload_id, "status": item.get("status", "pending")})
-
-    def _report(self, key: str) -> Any:
-        """The report, or None before there is one. Listed first: without s3:ListBucket on
-        the key, S3 answers a GET of a missing object with 403, not 404."""
-        listed = self.s3.list_objects_v2(Bucket=self.settings.bucket, Prefix=key, MaxKeys=1)
-        if not any(found["Key"] == key for found in listed.get("Contents", [])):
-            return None
-        body = self.s3.get_object(Bucket=self.settings.bucket, Key=key)["Body"].read()
-        return json.loads(body)
-
-
-def _headers_to_send(url: str, put_headers: dict[str, str]) -> dict[str, str]:
-    """The headers the PUT must carry: the ones the URL signed. Content type and checksum
-    must be among them (a checksum moved into the query string is not enforced by S3)."""
-    query = parse_qs(urlsplit(url).query)
-    signed = set(query.get("X-Amz-SignedHeaders", [""])[0].split(";")) - {"host"}
-    if not {"content-type", "x-amz-checksum-sha256"} <= signed or not signed <= set(put_headers):
-        raise RuntimeError("the presigned URL does not sign the expected headers")
-    if "x-amz-tagging" not in signed and "x-amz-tagging" not in query:
-        raise RuntimeError("the presigned URL lost the upload tag")
-    return {name: value for name, value in put_headers.items() if name in signed}
+        return _response(
+            200, {"upload_id": upload_id, "status": item.get("status", UploadStatus.PENDING)}
+        )
 
 
 def _json_body(event: dict[str, Any]) -> dict[str, Any]:
@@ -335,21 +234,3 @@ def _json_body(event: dict[str, Any]) -> dict[str, Any]:
 def _query(event: dict[str, Any]) -> dict[str, str]:
     found = parse_qs(event.get("rawQueryString") or "", keep_blank_values=True)
     return {name: values[-1] for name, values in found.items()}
-
-
-_api: Api | None = None
-
-
-def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    """Lambda entry point; clients come from boto3's own chain (AWS_ENDPOINT_URL included)."""
-    global _api
-    if _api is None:
-        import boto3
-
-        _api = Api(
-            boto3.client("s3"),
-            boto3.client("dynamodb"),
-            boto3.client("sts"),
-            Settings.from_environment(),
-        )
-    return _api.handler(event, context)

@@ -1,0 +1,1 @@
+"""The ingest function: queue messages in, validated rows to DynamoDB, a report per upload."""

@@ -10,15 +10,11 @@ from __future__ import annotations
 import tempfile
 from typing import Any
 
-from ingestcli.core.layout import Progress, RejectsBuffer, UploadRef
+from ingestcli.core.aws_errors import is_missing
+from ingestcli.core.layout import UploadRef
+from ingestcli.core.reports import Progress
+from ingestcli.lambdas.ingest.rejects import RejectsBuffer
 from ingestcli.lambdas.ingest.seen_keys import SeenKeys
-
-_NOT_FOUND = {"404", "NoSuchKey", "NotFound"}
-
-
-def _missing(error: Exception) -> bool:
-    response = getattr(error, "response", None)
-    return isinstance(response, dict) and response.get("Error", {}).get("Code") in _NOT_FOUND
 
 
 class CheckpointStore:
@@ -32,7 +28,7 @@ class CheckpointStore:
         try:
             self.s3.head_object(Bucket=bucket, Key=key)
         except Exception as error:
-            if _missing(error):
+            if is_missing(error):
                 return False
             raise
         return True
@@ -41,7 +37,7 @@ class CheckpointStore:
         try:
             return self.s3.get_object(Bucket=ref.bucket, Key=key)["Body"].read()
         except Exception as error:
-            if _missing(error):
+            if is_missing(error):
                 return None
             raise
 

@@ -18,95 +18,43 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import logging
-import os
 import time
 import uuid
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from collections.abc import Iterator
+from datetime import tzinfo
 from typing import Any, Protocol
 
-from ingestcli.core.contract import ContractViolation, resolve_time_zone, sort_key, to_item
-from ingestcli.core.layout import (
-    Progress,
-    RejectsBuffer,
-    UploadRef,
-    continuation_message,
-    objects_in_message,
-    parse_upload_key,
-    report,
-)
-from ingestcli.core.ledger import FINISHED, UploadLedger
-from ingestcli.core.validate import CsvValidation, Resume
+from ingestcli.core.aws_errors import error_name
+from ingestcli.core.clock import Clock, epoch_ms, timestamp, utc_now
+from ingestcli.core.contract import sort_key, to_item
+from ingestcli.core.date_time import resolve_time_zone
+from ingestcli.core.layout import UploadRef, parse_upload_key
+from ingestcli.core.ledger import UploadLedger
+from ingestcli.core.providers_table import ACTIVE, read_provider
+from ingestcli.core.reports import Progress, build_report
+from ingestcli.core.status import FINISHED, UploadStatus
 from ingestcli.lambdas.ingest.checkpoints import CheckpointStore
-from ingestcli.lambdas.ingest.s3_reader import ObjectReader
+from ingestcli.lambdas.ingest.logs import log
+from ingestcli.lambdas.ingest.messages import continuation_message, objects_in_message
+from ingestcli.lambdas.ingest.rejects import RejectsBuffer
 from ingestcli.lambdas.ingest.seen_keys import SeenKeys
+from ingestcli.lambdas.ingest.settings import Settings
+from ingestcli.lambdas.ingest.source import FileRefused, UploadSource
 from ingestcli.lambdas.ingest.writer import ItemWriter
-
-logger = logging.getLogger("ingest")
-logger.setLevel(logging.INFO)
-TIME_CHECK_EVERY_ROWS = 500
-
-
-def log(event: str, **fields: Any) -> None:
-    """One structured log line: ids, counts, durations and codes only."""
-    logger.info(json.dumps({"event": event, **fields}, default=str))
 
 
 class LambdaContext(Protocol):
     def get_remaining_time_in_millis(self) -> int: ...
 
 
-class FileRefused(Exception):
-    """The whole file is refused (unknown provider, checksum, header): reported, not retried."""
-
-    def __init__(self, code: str, message: str, line: int | None = None, column=None) -> None:
-        super().__init__(code)
-        self.problem = {"line": line, "column": column, "code": code, "message": message}
-
-
-@dataclass(frozen=True)
-class Settings:
-    bucket: str
-    records_table: str
-    providers_table: str
-    uploads_table: str
-    queue_url: str
-    writers: int = 4
-    max_receive_count: int = 5
-    margin_ms: int = 60_000  # stop and continue in another run when less time is left
-    lease_grace_ms: int = 30_000  # a lease outlives its run by this much, for clock skew
-
-    @classmethod
-    def from_environment(cls, environment: Mapping[str, str] = os.environ) -> Settings:
-        """From the function's environment variables (the template sets them)."""
-        return cls(
-            bucket=environment["UPLOADS_BUCKET"],
-            records_table=environment["RECORDS_TABLE"],
-            providers_table=environment["PROVIDERS_TABLE"],
-            uploads_table=environment["UPLOADS_TABLE"],
-            queue_url=environment["QUEUE_URL"],
-            writers=int(environment.get("WRITER_THREADS", "4")),
-            max_receive_count=int(environment.get("MAX_RECEIVE_COUNT", "5")),
-            margin_ms=int(environment.get("CONTINUE_MARGIN_MS", "60000")),
-            lease_grace_ms=int(environment.get("LEASE_GRACE_MS", "30000")),
-        )
-
-
-def _epoch_ms() -> int:
-    return int(time.time() * 1000)
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
 class Ingestor:
     """Turns queue messages into table items and reports, through injected clients."""
 
-    def __init__(self, s3: Any, dynamodb: Any, sqs: Any, settings: Settings) -> None:
+    def __init__(
+        self, s3: Any, dynamodb: Any, sqs: Any, settings: Settings, *, clock: Clock = utc_now
+    ) -> None:
         self.s3, self.dynamodb, self.sqs, self.settings = s3, dynamodb, sqs, settings
+        self.clock = clock
         self.checkpoints = CheckpointStore(s3)
         self.ledger = UploadLedger(dynamodb, settings.uploads_table)
 
@@ -117,7 +65,7 @@ class Ingestor:
             try:
                 self.handle_message(record, context)
             except Exception as error:  # one file's failure must not fail the others
-                log("message_failed", message_id=record.get("messageId"), error=_code(error))
+                log("message_failed", message_id=record.get("messageId"), error=error_name(error))
                 failures.append({"itemIdentifier": record["messageId"]})
         return {"batchItemFailures": failures}
 
@@ -143,7 +91,7 @@ class Ingestor:
         if upload["status"] in FINISHED:
             log("already_ingested", upload_id=ref.upload_id, provider=ref.provider)
             return "done"
-        owner, now = uuid.uuid4().hex, _epoch_ms()
+        owner, now = uuid.uuid4().hex, epoch_ms(self.clock())
         until = now + context.get_remaining_time_in_millis() + self.settings.lease_grace_ms
         if not self.ledger.acquire(ref.provider, ref.upload_id, owner, now, until):
             log("upload_busy", upload_id=ref.upload_id, provider=ref.provider)
@@ -176,8 +124,8 @@ class Ingestor:
         try:
             provider = self._active_provider(ref.provider)
             if run.progress is None:
-                self._check_sha256(ref, upload.get("sha256"))
-                run.progress = Progress(started_at=_now())
+                UploadSource(self.s3, ref).check_sha256(upload.get("sha256"))
+                run.progress = Progress(started_at=self._now())
                 self.checkpoints.save(ref, run.progress, SeenKeys(), None)  # fixes ingested_at
             return self._stream(ref, run.progress, provider.get("time_zone"), context, run)
         except FileRefused as refused:
@@ -190,8 +138,10 @@ class Ingestor:
             problem = FileRefused(
                 "unknown_upload", "no upload URL was issued for this file: upload it with ingest"
             ).problem
-            self._put_report(ref, report(ref, Progress(started_at=_now()), _now(), problem))
-        return "failed"
+            self._put_report(
+                ref, build_report(ref, Progress(started_at=self._now()), self._now(), problem)
+            )
+        return UploadStatus.FAILED
 
     def _log_outcome(
         self, outcome: str, ref: UploadRef, progress: Progress | None, started: float
@@ -207,58 +157,19 @@ class Ingestor:
             duration_ms=round((time.monotonic() - started) * 1000),
         )
 
-    def _active_provider(self, provider_id: str) -> dict[str, str]:
-        answer = self.dynamodb.get_item(
-            TableName=self.settings.providers_table,
-            Key={"providerId": {"S": provider_id}},
-            ConsistentRead=True,
-        )
-        item = {name: value.get("S", "") for name, value in answer.get("Item", {}).items()}
-        if not item:
+    def _active_provider(self, provider_id: str) -> dict[str, Any]:
+        item = read_provider(self.dynamodb, self.settings.providers_table, provider_id)
+        if item is None:
             raise FileRefused("unknown_provider", "the provider is not registered")
-        if item.get("status") != "active":
+        if item.get("status") != ACTIVE:
             raise FileRefused("provider_inactive", "the provider's access is revoked")
         return item
-
-    def _reader(self, ref: UploadRef, start: int = 0) -> ObjectReader:
-        return ObjectReader(self.s3, ref.bucket, ref.key, ref.version_id, start)
 
     def _s3_bytes(self, key: str) -> bytes:
         return self.s3.get_object(Bucket=self.settings.bucket, Key=key)["Body"].read()
 
-    def _check_sha256(self, ref: UploadRef, declared: str | None) -> None:
-        """Compare the body with the SHA-256 the provider declared when asking for the URL
-        (kept in the uploads table, since S3 may not enforce it): a mismatch is never ingested.
-        """
-        if declared is None:  # a URL an operator issued by hand pins no checksum
-            log("no_declared_checksum", upload_id=ref.upload_id)
-            return
-        body, digest = self._reader(ref), hashlib.sha256()
-        for chunk in iter(lambda: body.read(1 << 20), b""):
-            digest.update(chunk)
-        if digest.hexdigest() != declared.lower():
-            raise FileRefused(
-                "checksum_mismatch",
-                "the file received differs from the one checked before upload: upload it again",
-            )
-
-    def _validation(self, ref: UploadRef, progress: Progress, zone: Any) -> CsvValidation:
-        """The file from its first record, or, for a later run, from where the last one
-        stopped: a Range read from that byte, with the header read again from the start."""
-        if not progress.next_offset:
-            body = self._reader(ref)
-            try:
-                validation = CsvValidation(body, zone)
-            except ContractViolation as violation:
-                raise FileRefused(violation.code, violation.message, 1, violation.column) from None
-            progress.size, progress.header_end = body.size or 0, validation.header_end or 0
-            return validation
-        header = CsvValidation(_Prefix(self._reader(ref), progress.header_end), zone).header
-        rest: Any = _Prefix(None, 0)  # nothing is left to read
-        if progress.next_offset < progress.size:
-            rest = self._reader(ref, progress.next_offset)
-        resume = Resume(header, progress.next_offset, progress.next_line)
-        return CsvValidation(rest, zone, resume=resume)
+    def _now(self) -> str:
+        return timestamp(self.clock())
 
     def _stream(
         self,
@@ -268,12 +179,12 @@ class Ingestor:
         context: LambdaContext,
         run: _Run,
     ) -> str:
-        zone = resolve_time_zone(zone_name) if zone_name else None
-        validation = self._validation(ref, progress, zone)
+        zone: tzinfo | None = resolve_time_zone(zone_name) if zone_name else None
+        validation = UploadSource(self.s3, ref).validation(progress, zone)
         header = validation.header
         seen = self.checkpoints.load_keys(ref, progress)
         rejects = RejectsBuffer(header.names)
-        countdown = TIME_CHECK_EVERY_ROWS
+        countdown = self.settings.time_check_every_rows
         writer = ItemWriter(
             self.dynamodb, self.settings.records_table, writers=self.settings.writers
         )
@@ -306,7 +217,7 @@ class Ingestor:
                     )
                 countdown -= 1
                 if countdown == 0:
-                    countdown = TIME_CHECK_EVERY_ROWS
+                    countdown = self.settings.time_check_every_rows
                     if context.get_remaining_time_in_millis() < self.settings.margin_ms:
                         writer.flush()
                         progress.next_offset, progress.next_line = validation.position()
@@ -328,7 +239,7 @@ class Ingestor:
     def _finish(self, ref: UploadRef, progress: Progress, rejects: RejectsBuffer, run: _Run) -> str:
         if progress.rejected:
             self.checkpoints.write_rejects(ref, progress, rejects)
-        document = report(ref, progress, _now())
+        document = build_report(ref, progress, self._now())
         self._put_report(ref, document)
         self.checkpoints.clear(ref, progress)
         self.ledger.finish(ref.provider, ref.upload_id, run.owner, document)
@@ -336,12 +247,12 @@ class Ingestor:
 
     def _finish_failed(self, ref: UploadRef, run: _Run, problem: dict[str, Any]) -> str:
         """A failed report that counts what this run and the earlier ones got through."""
-        progress = run.progress or self.checkpoints.load(ref) or Progress(started_at=_now())
-        document = report(ref, progress, _now(), failure=problem)
+        progress = run.progress or self.checkpoints.load(ref) or Progress(started_at=self._now())
+        document = build_report(ref, progress, self._now(), failure=problem)
         self._put_report(ref, document)
         self.checkpoints.clear(ref, progress)
         self.ledger.finish(ref.provider, ref.upload_id, run.owner, document)
-        return "failed"
+        return UploadStatus.FAILED
 
     def _put_report(self, ref: UploadRef, document: dict[str, Any]) -> None:
         self.s3.put_object(
@@ -352,22 +263,14 @@ class Ingestor:
         )
 
 
-def _code(error: Exception) -> str:
-    """An error's code for logs: AWS's error code, or the exception's type."""
-    response = getattr(error, "response", None)
-    if isinstance(response, dict):
-        return response.get("Error", {}).get("Code", type(error).__name__)
-    return type(error).__name__
-
-
 def _failure(error: Exception) -> dict[str, Any]:
     return {
         "line": None,
         "column": None,
         "code": "processing_failed",
-        "message": f"the file could not be processed after repeated attempts ({_code(error)}); "
-        "the counts cover the rows ingested before that, though later rows may be in the "
-        "table too: upload the file again",
+        "message": "the file could not be processed after repeated attempts "
+        f"({error_name(error)}); the counts cover the rows ingested before that, though "
+        "later rows may be in the table too: upload the file again",
     }
 
 
@@ -389,35 +292,3 @@ class _Run:
     def __init__(self, owner: str) -> None:
         self.owner = owner
         self.progress: Progress | None = None
-
-
-class _Prefix:
-    """The first `size` bytes of a stream (the header, read again by a later run)."""
-
-    def __init__(self, source: Any, size: int) -> None:
-        self._source, self._left = source, size
-
-    def read(self, size: int = -1) -> bytes:
-        if self._left <= 0:
-            return b""
-        data = self._source.read(self._left if size < 0 else min(size, self._left))
-        self._left -= len(data)
-        return data
-
-
-_ingestor: Ingestor | None = None
-
-
-def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    """Lambda entry point (SQS event source mapping with ReportBatchItemFailures)."""
-    global _ingestor
-    if _ingestor is None:
-        import boto3
-
-        _ingestor = Ingestor(
-            boto3.client("s3"),
-            boto3.client("dynamodb"),
-            boto3.client("sqs"),
-            Settings.from_environment(),
-        )
-    return _ingestor.handle_batch(event, context)

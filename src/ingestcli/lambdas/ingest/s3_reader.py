@@ -9,12 +9,13 @@ ETag when the bucket names no version) and goes on, a few times, with backoff.
 from __future__ import annotations
 
 import contextlib
-import random
 import time
 from typing import Any
 
 from botocore.exceptions import BotoCoreError
 from urllib3.exceptions import HTTPError
+
+from ingestcli.core.backoff import backoff_delay, half_to_full
 
 TRANSIENT = (OSError, BotoCoreError, HTTPError)
 REOPEN_ATTEMPTS = 4
@@ -59,7 +60,7 @@ class ObjectReader:
                     return b""  # everything arrived; only the end of the stream broke
                 if attempt == REOPEN_ATTEMPTS:
                     raise
-                self._sleep(min(2.0, 0.1 * 2**attempt) * random.uniform(0.5, 1.0))
+                self._sleep(backoff_delay(attempt, base=0.1, cap=2.0, jitter=half_to_full))
                 self._close_quietly()
                 self._body = self._open()
         raise AssertionError("unreachable")  # pragma: no cover

@@ -5,7 +5,7 @@ item of one key goes to the same thread, and a thread finishes a batch (unproces
 included) before it sends the next one: the item put last for a key is the one the table
 keeps, whatever the retries. Nothing here logs, or puts in an exception, an attribute
 value (items hold patient data): only counts, the table name and error codes leave it.
-Standard library and botocore only, as the Lambda runtime ships them.
+Standard library, botocore and the shared core only, as the Lambda runtime ships them.
 """
 
 from __future__ import annotations
@@ -22,6 +22,9 @@ from typing import Any, NoReturn
 
 from botocore.exceptions import ClientError, HTTPClientError
 from botocore.exceptions import ConnectionError as BotocoreConnectionError
+
+from ingestcli.core.aws_errors import error_name
+from ingestcli.core.backoff import backoff_delay
 
 Item = dict[str, dict[str, str]]
 Request = dict[str, Any]
@@ -179,7 +182,7 @@ class ItemWriter:
                 if self._failure is None:
                     self._write(batch)
             except Exception as exc:  # a dead thread would hang flush(): remember, raise there
-                self._fail(_error_code(exc))
+                self._fail(error_name(exc))
             finally:
                 tasks.task_done()
         tasks.task_done()
@@ -190,7 +193,11 @@ class ItemWriter:
         for attempt in range(self._max_attempts - 1):
             if not requests:
                 return
-            self._sleep(self._jitter() * min(self._max_delay, self._base_delay * 2**attempt))
+            self._sleep(
+                backoff_delay(
+                    attempt, base=self._base_delay, cap=self._max_delay, jitter=self._jitter
+                )
+            )
             if self._failure is not None:  # another thread failed: stop writing
                 return
             with self._lock:
@@ -206,12 +213,12 @@ class ItemWriter:
         try:
             response = self._client.batch_write_item(RequestItems={self.table_name: requests})
         except ClientError as exc:
-            code = _error_code(exc)
+            code = error_name(exc)
             if code not in RETRYABLE_CODES:
                 raise
             return requests, code
         except (BotocoreConnectionError, HTTPClientError) as exc:
-            return requests, _error_code(exc)
+            return requests, error_name(exc)
         unprocessed = (response.get("UnprocessedItems") or {}).get(self.table_name, [])
         with self._lock:
             self.written += len(requests) - len(unprocessed)
@@ -221,10 +228,3 @@ class ItemWriter:
         with self._lock:
             if self._failure is None:
                 self._failure = code
-
-
-def _error_code(exc: Exception) -> str:
-    """The error's code or class name: never its message, which may quote a value."""
-    if isinstance(exc, ClientError):
-        return str(exc.response.get("Error", {}).get("Code") or "ClientError")
-    return type(exc).__name__

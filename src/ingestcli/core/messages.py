@@ -1,0 +1,117 @@
+"""What the validator says about a refused header or row: where, a stable code, and why.
+
+The wording lives here, apart from the verdict engine (validate.py), so that the messages a
+clinic's IT person reads can be reviewed in one place, and so that building them stays off
+the hot path: they are called only for rows that are refused. Like the contract's, they
+never quote a value from the file.
+
+The size limits are read from `lines` when a message is built, never copied, so that a
+message always quotes the limit the reader enforced.
+"""
+
+from __future__ import annotations
+
+import csv
+from typing import NamedTuple
+
+from ingestcli.core import lines
+from ingestcli.core.contract import MAX_ITEM_BYTES, Header
+
+
+class Problem(NamedTuple):
+    """Why a header or a row was refused: where, a stable code, and a plain message."""
+
+    line: int
+    column: str | None
+    code: str
+    message: str
+
+    def as_dict(self) -> dict[str, object]:
+        return self._asdict()
+
+
+def wrong_width(line: int, width: int, found: int) -> Problem:
+    """A row whose field count is not the header's."""
+    return Problem(
+        line,
+        None,
+        "wrong_field_count",
+        f"has {found} field{'s' if found != 1 else ''} where the header has {width}",
+    )
+
+
+def bad_bytes_problem(line: int, header: Header, fields: list[str]) -> Problem | None:
+    """The first byte of a row that is not UTF-8 (decoded to a lone surrogate), if any."""
+    for name, value in zip(header.names, fields, strict=True):
+        for position, char in enumerate(value, start=1):
+            if "\udc80" <= char <= "\udcff":
+                return Problem(
+                    line,
+                    name,
+                    "invalid_utf8",
+                    f"byte 0x{ord(char) - 0xDC00:02X} at character {position} is not UTF-8: "
+                    "save the file as UTF-8",
+                )
+    return None
+
+
+def too_large(line: int) -> Problem:
+    """A record that would not fit in one DynamoDB item."""
+    return Problem(
+        line,
+        None,
+        "item_too_large",
+        f"the record is larger than the {MAX_ITEM_BYTES // 1024} KB one database item can hold",
+    )
+
+
+def unreadable(line: int, count: int, what: str = "field") -> Problem:
+    """The `count` lines after a too large field or line, which cannot be parsed safely."""
+    limit = (lines.MAX_FIELD_CHARS if what == "field" else lines.MAX_LINE_BYTES) >> 20
+    return Problem(
+        line,
+        None,
+        "rest_unreadable",
+        f"lines {line}-{line + count - 1} were not read: after a {what} of more than "
+        f"{limit} MB the rows that follow cannot be told apart; fix that {what} "
+        "and upload the file again",
+    )
+
+
+def line_too_long(line: int) -> Problem:
+    """A physical line past lines.MAX_LINE_BYTES, refused unread."""
+    return Problem(
+        line,
+        None,
+        "field_too_large",
+        f"a line is longer than {lines.MAX_LINE_BYTES >> 20} MB, far more than one database "
+        f"item can hold ({MAX_ITEM_BYTES // 1024} KB)",
+    )
+
+
+def malformed(error: csv.Error, line: int, last_line: int) -> Problem:
+    """A record the CSV parser refused, told in words rather than in the parser's."""
+    reason = str(error)
+    if "unexpected end of data" in reason:
+        return Problem(
+            line,
+            None,
+            "unclosed_quote",
+            f"a quoted field is never closed, so lines {line}-{last_line} were read as one value",
+        )
+    if "field larger than field limit" in reason:
+        return Problem(
+            line,
+            None,
+            "field_too_large",
+            f"a field is larger than {lines.MAX_FIELD_CHARS >> 20} MB, far more than one "
+            f"database item can hold ({MAX_ITEM_BYTES // 1024} KB)",
+        )
+    if "expected after" in reason:
+        return Problem(
+            line,
+            None,
+            "malformed_quotes",
+            'text follows a closing quote: inside a quoted field, write a quote as ""',
+        )
+    return Problem(line, None, "malformed_row", f"the row is not valid CSV: {reason}")

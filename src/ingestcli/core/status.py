@@ -1,0 +1,19 @@
+"""The words an upload's status is spelled with, in the uploads table, reports and the API.
+
+A StrEnum, so each member is the plain string stored in DynamoDB and sent as JSON.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class UploadStatus(StrEnum):
+    PENDING = "pending"  # a URL was issued; nothing has arrived yet
+    PROCESSING = "processing"  # an ingest run holds (or held) the upload
+    SUCCEEDED = "succeeded"  # every row written
+    PARTIAL = "partial"  # some rows written, some rejected
+    FAILED = "failed"  # nothing written, or the file was refused
+
+
+FINISHED = frozenset({UploadStatus.SUCCEEDED, UploadStatus.PARTIAL, UploadStatus.FAILED})

@@ -1,0 +1,71 @@
+"""Presigned PUTs for one upload: signed by the signer role under a session policy that
+names that one key, with the content type, the SHA-256 and the lifecycle tag as signed
+headers (a checksum in the query string is not enforced by S3)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+_AWS_DOMAINS = (".amazonaws.com", ".amazonaws.com.cn", ".api.aws")
+
+
+def session_policy(role_arn: str, bucket: str, key: str) -> dict[str, Any]:
+    """What the signer's session may do: put this one object (with its tag), nothing else."""
+    partition = role_arn.split(":")[1]
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "PutOneUpload",
+                "Effect": "Allow",
+                "Action": ["s3:PutObject", "s3:PutObjectTagging"],
+                "Resource": f"arn:{partition}:s3:::{bucket}/{key}",
+            }
+        ],
+    }
+
+
+def signer_client(
+    s3: Any, sts: Any, *, role_arn: str, bucket: str, key: str, provider: str, expiry: int
+) -> Any:
+    """An S3 client holding credentials that can put this one key and nothing else, on the
+    API's own endpoint (so AWS_ENDPOINT_URL and the local stack are followed)."""
+    import boto3
+    from botocore.config import Config
+
+    credentials = sts.assume_role(
+        RoleArn=role_arn,
+        RoleSessionName=provider,
+        Policy=json.dumps(session_policy(role_arn, bucket, key)),
+        DurationSeconds=max(900, expiry),  # AssumeRole's minimum
+    )["Credentials"]
+    meta = s3.meta
+    # SigV4 always: a SigV2 URL moves the checksum into the query string, unenforced.
+    # On AWS, virtual-hosted addressing gives the regional host (botocore would
+    # otherwise presign for the global one, which newer regions refuse).
+    options: dict[str, Any] = {"signature_version": "s3v4"}
+    if (urlsplit(meta.endpoint_url).hostname or "").endswith(_AWS_DOMAINS):
+        options["s3"] = (meta.config.s3 or {}) | {"addressing_style": "virtual"}
+    return boto3.client(
+        "s3",
+        region_name=meta.region_name,
+        endpoint_url=meta.endpoint_url,
+        config=meta.config.merge(Config(**options)),
+        aws_access_key_id=credentials["AccessKeyId"],
+        aws_secret_access_key=credentials["SecretAccessKey"],
+        aws_session_token=credentials["SessionToken"],
+    )
+
+
+def headers_to_send(url: str, put_headers: dict[str, str]) -> dict[str, str]:
+    """The headers the PUT must carry: the ones the URL signed. Content type and checksum
+    must be among them (a checksum moved into the query string is not enforced by S3)."""
+    query = parse_qs(urlsplit(url).query)
+    signed = set(query.get("X-Amz-SignedHeaders", [""])[0].split(";")) - {"host"}
+    if not {"content-type", "x-amz-checksum-sha256"} <= signed or not signed <= set(put_headers):
+        raise RuntimeError("the presigned URL does not sign the expected headers")
+    if "x-amz-tagging" not in signed and "x-amz-tagging" not in query:
+        raise RuntimeError("the presigned URL lost the upload tag")
+    return {name: value for name, value in put_headers.items() if name in signed}
