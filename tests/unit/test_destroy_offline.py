@@ -19,8 +19,8 @@ from ingestcli.deploy.planner import DestroyPlanner, removal_commands
 from ingestcli.deploy.stack import StackOperationFailed, output_value
 from ingestcli.errors import ConfigError, DeployError
 from support.names import REGION, STACK
+from support.stack_events import STACK_ID, stack_event
 
-STACK_ID = f"arn:aws:cloudformation:{REGION}:123456789012:stack/{STACK}/0f00"
 BY_ID = {"StackName": STACK_ID}
 TEMPLATE = """
 Resources:
@@ -59,20 +59,6 @@ def resource(logical_id: str, kind: str, physical_id: str | None) -> dict[str, A
         "Timestamp": datetime(2025, 1, 1, tzinfo=UTC),
     }
     return listed if physical_id is None else {**listed, "PhysicalResourceId": physical_id}
-
-
-def event(event_id: str, status: str, logical_id: str = STACK, reason: str = "") -> dict:
-    kind = "AWS::CloudFormation::Stack" if logical_id == STACK else "AWS::SQS::Queue"
-    return {
-        "StackId": STACK_ID,
-        "StackName": STACK,
-        "EventId": event_id,
-        "LogicalResourceId": logical_id,
-        "ResourceType": kind,
-        "ResourceStatus": status,
-        "ResourceStatusReason": reason,
-        "Timestamp": datetime(2025, 1, 1, tzinfo=UTC),
-    }
 
 
 def queue_plan(stub: Stubber, status: str, body: Any, resources: list[dict[str, Any]]) -> None:
@@ -205,11 +191,11 @@ def test_nothing_is_deleted_until_the_events_are_read() -> None:
 def test_the_executor_deletes_by_stack_id_and_follows_to_delete_complete() -> None:
     cfn = cloudformation()
     sleeps: list[float] = []
-    old = event("e0", "UPDATE_COMPLETE")
-    first = [event("e1", "DELETE_IN_PROGRESS"), old]
+    old = stack_event("e0", "UPDATE_COMPLETE")
+    first = [stack_event("e1", "DELETE_IN_PROGRESS"), old]
     last = [
-        event("e3", "DELETE_COMPLETE"),
-        event("e2", "DELETE_COMPLETE", "Queue"),
+        stack_event("e3", "DELETE_COMPLETE"),
+        stack_event("e2", "DELETE_COMPLETE", "Queue"),
         *first,
     ]
     with Stubber(cfn) as stub:
@@ -235,8 +221,8 @@ def test_a_failed_delete_names_the_resource_and_its_reason() -> None:
     cfn = cloudformation()
     reason = "The bucket you tried to delete is not empty"
     events = [
-        event("e2", "DELETE_FAILED"),
-        event("e1", "DELETE_FAILED", "Queue", reason),
+        stack_event("e2", "DELETE_FAILED"),
+        stack_event("e1", "DELETE_FAILED", "Queue", reason),
     ]
     with Stubber(cfn) as stub:
         stub.add_response("describe_stack_events", {"StackEvents": []}, BY_ID)

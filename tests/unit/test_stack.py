@@ -17,9 +17,8 @@ from ingestcli.deploy.status import read_status
 from ingestcli.deploy.template import bundled_template
 from ingestcli.errors import DeployError
 from support.names import REGION, STACK
+from support.stack_events import STACK_ID, stack_event
 from support.template import RETAINED
-
-STACK_ID = f"arn:aws:cloudformation:{REGION}:123456789012:stack/{STACK}/0f00"
 
 
 @pytest.mark.parametrize("name", ["ingest", "a", "prod-ingest-2", "a" * 27, "ingest-"])
@@ -60,20 +59,6 @@ def test_bundled_template_is_read_from_the_package() -> None:
     assert template.body.startswith('AWSTemplateFormatVersion: "2010-09-09"')
 
 
-def _event(event_id: str, status: str, logical_id: str = STACK, reason: str = "") -> dict:
-    kind = "AWS::CloudFormation::Stack" if logical_id == STACK else "AWS::SQS::Queue"
-    return {
-        "StackId": STACK_ID,
-        "StackName": STACK,
-        "EventId": event_id,
-        "LogicalResourceId": logical_id,
-        "ResourceType": kind,
-        "ResourceStatus": status,
-        "ResourceStatusReason": reason,
-        "Timestamp": datetime(2025, 1, 1, tzinfo=UTC),
-    }
-
-
 def _stack(status: str, reason: str = "") -> dict[str, Any]:
     stack = {"StackName": STACK, "StackId": STACK_ID, "StackStatus": status}
     return {"Stacks": [{**stack, "StackStatusReason": reason, "CreationTime": datetime.now(UTC)}]}
@@ -84,14 +69,17 @@ def test_following_a_failed_stack_yields_each_new_event_once_then_names_the_fail
     cfn = boto3.client("cloudformation", region_name=REGION)
     by_id = {"StackName": STACK_ID}
     failed = "Resource handler returned message: Invalid request provided (VisibilityTimeout)"
-    old = _event("e0", "REVIEW_IN_PROGRESS")
-    first = [_event("e2", "CREATE_IN_PROGRESS", "UploadsQueue"), _event("e1", "CREATE_IN_PROGRESS")]
-    later = [
-        _event("e6", "ROLLBACK_COMPLETE"),
-        _event("e5", "DELETE_COMPLETE", "UploadsQueue"),
-        _event("e4", "ROLLBACK_IN_PROGRESS", reason="The following resource(s) failed"),
+    old = stack_event("e0", "REVIEW_IN_PROGRESS")
+    first = [
+        stack_event("e2", "CREATE_IN_PROGRESS", "UploadsQueue"),
+        stack_event("e1", "CREATE_IN_PROGRESS"),
     ]
-    earlier = [_event("e3", "CREATE_FAILED", "UploadsQueue", failed), *first, old]
+    later = [
+        stack_event("e6", "ROLLBACK_COMPLETE"),
+        stack_event("e5", "DELETE_COMPLETE", "UploadsQueue"),
+        stack_event("e4", "ROLLBACK_IN_PROGRESS", reason="The following resource(s) failed"),
+    ]
+    earlier = [stack_event("e3", "CREATE_FAILED", "UploadsQueue", failed), *first, old]
     sleeps: list[float] = []
     with Stubber(cfn) as stub:
         stub.add_response("describe_stacks", _stack("CREATE_IN_PROGRESS"), by_id)
