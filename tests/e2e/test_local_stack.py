@@ -10,9 +10,8 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import boto3
@@ -20,13 +19,12 @@ import pytest
 
 from ingestcli.core.tokens import new_token, token_hash
 from ingestcli.local.service import probe
+from support.cli_process import Run, ingest_runner
 
 # One worker runs the module, in order: the stack is the module's, and the last test takes it
 # down (it checks that a second `local up` is refused while the first runs).
 pytestmark = pytest.mark.xdist_group("local_stack")
 
-INGEST = [sys.executable, "-m", "ingestcli"]
-Run = Callable[..., subprocess.CompletedProcess]
 
 GOOD_FILE = (
     "medical_record_number,date_time,note\n"
@@ -44,31 +42,7 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def run(home: Path) -> Run:
-    environment = {
-        name: value
-        for name, value in os.environ.items()
-        if not name.startswith(("AWS_", "INGEST_"))
-    }
-    environment |= {
-        "XDG_CONFIG_HOME": str(home / "config"),
-        "XDG_STATE_HOME": str(home / "state"),
-        "COLUMNS": "200",
-        "NO_COLOR": "1",
-        "AWS_CONFIG_FILE": str(home / "missing"),
-        "AWS_SHARED_CREDENTIALS_FILE": str(home / "missing"),
-    }
-
-    def run(*arguments: str, env: dict[str, str] | None = None, timeout: float = 120):
-        return subprocess.run(
-            [*INGEST, *arguments],
-            capture_output=True,
-            text=True,
-            env=environment | (env or {}),
-            timeout=timeout,
-            cwd=home,
-        )
-
-    return run
+    return ingest_runner(home)
 
 
 @pytest.fixture(scope="module")

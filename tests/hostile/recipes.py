@@ -99,6 +99,22 @@ def quoted_field_of_many_lines(lines: int = 300_000) -> bytes:
     return f'{HEADER}QML01,{TIME},"{value}"\nQML02,{TIME},after\nQML#03,{TIME},bad\n'.encode()
 
 
+def column_name_of_20000_characters(rows: int = 20_000) -> bytes:
+    """A 20,000-character column name over `rows` rows, each with a byte that is not UTF-8
+    in that column: once a 20 MB report; now refused at the header."""
+    header = f"medical_record_number,date_time,{'x' * 20_000}\n".encode()
+    return header + b"".join(b"LONG%05d,%s,caf\xe9\n" % (n, TIME.encode()) for n in range(rows))
+
+
+def column_name_of_255_bytes_with_escapes(rows: int = 20) -> bytes:
+    """A column name of exactly 255 bytes (the limit) that starts with terminal escape
+    sequences (a window title, a clipboard write), and rows with a bad byte in it."""
+    start = "\x1b]0;title\x07\x1b]52;c;ZXZpbA==\x07"
+    name = start + "n" * (255 - len(start))
+    header = f"medical_record_number,date_time,{name}\n".encode()
+    return header + b"".join(b"ESC%05d,%s,caf\xe9\n" % (n, TIME.encode()) for n in range(rows))
+
+
 RECIPES: dict[str, Callable[..., bytes]] = {
     recipe.__name__: recipe
     for recipe in (
@@ -112,5 +128,7 @@ RECIPES: dict[str, Callable[..., bytes]] = {
         cr_only_many_rows,
         many_rows_one_key,
         quoted_field_of_many_lines,
+        column_name_of_20000_characters,
+        column_name_of_255_bytes_with_escapes,
     )
 }

@@ -86,6 +86,7 @@ def test_the_url_signs_content_type_checksum_tag_and_metadata_as_headers(stack) 
     assert "X-Amz-Security-Token" in query  # signed by the assumed signer role
     signed = query["X-Amz-SignedHeaders"].split(";")
     assert {"host", "content-type", "x-amz-checksum-sha256", "x-amz-tagging"} <= set(signed)
+    assert "if-none-match" in signed  # one PUT per URL: S3 refuses a second with 412
     assert not any(name.lower().startswith("x-amz-checksum") for name in query)
     digest = hashlib.sha256(CSV).digest()
     assert answer["headers"] == {
@@ -94,6 +95,7 @@ def test_the_url_signs_content_type_checksum_tag_and_metadata_as_headers(stack) 
         "x-amz-tagging": "ingest-kind=upload",  # what the raw-upload lifecycle rule matches
         "x-amz-meta-sha256": digest.hex(),
         "x-amz-meta-filename": "visits.csv",
+        "if-none-match": "*",
     }
     assert set(answer["headers"]) == set(signed) - {"host"}
 
@@ -367,6 +369,7 @@ def test_list_shows_the_newest_uploads_with_their_counts(stack) -> None:
         "created_at": oldest["created_at"],
         "finished_at": "2026-01-01T00:00:00Z",
         "counts": {"rows": 3, "written": 2, "rejected": 0, "duplicates": 1},
+        "extra_versions": 0,  # no later file reached its URL
     }
     assert everything[0]["counts"] is None and everything[0]["status"] == "pending"
     two = call(api, "GET", "/uploads", alpha, query="limit=2")[1]["uploads"]

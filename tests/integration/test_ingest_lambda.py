@@ -557,10 +557,10 @@ def test_rejected_rows_are_reported_and_kept_as_sent(env: Harness) -> None:
     rows = env.rejects()
     assert rows[0] == [*REJECTS_HEADER, *HEADER]
     assert [row[:3] for row in rows[1:]] == [
-        ["3", "medical_record_number; date_time", "mrn_invalid_characters; date_time_impossible"],
-        ["6", "note", "invalid_utf8"],
+        ["3", "1; 2", "mrn_invalid_characters; date_time_impossible"],
+        ["6", "3", "invalid_utf8"],
         ["7", "", "wrong_field_count"],
-        ["8", "date_time", "date_time_no_offset"],
+        ["8", "2", "date_time_no_offset"],
     ]
     assert [row[4:] for row in rows[1:]] == [
         ["B#1", "2024-02-30T10:00:00Z", "two problems, one row"],

@@ -19,6 +19,7 @@ REPORT_FIELDS = {
     "rejected",
     "duplicates",
     "errors",
+    "error_counts",
     "started_at",
     "finished_at",
 }

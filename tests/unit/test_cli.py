@@ -99,6 +99,7 @@ def test_json_is_one_document_with_complete_counts(runner: CliRunner, write_csv)
             for line in (2, 3)
         ],
         "errors_truncated": True,
+        "error_counts": {"date_time_no_offset": 5},
     }
 
 

@@ -105,18 +105,19 @@ def test_a_key_put_again_replaces_its_item_in_place_in_the_batch(stubbed: Any) -
     assert (writer.written, writer.replaced, writer.batches) == (3, 2, 1)
 
 
-def test_a_validation_error_fails_without_quoting_a_value(stubbed: Any) -> None:
+def test_a_non_retryable_error_fails_without_quoting_a_value(stubbed: Any) -> None:
+    # A ValidationException refuses items, not the file (tests/unit/test_writer_refusals.py).
     client, stubber = stubbed
     values = [item(SECRET, SECRET), item("b"), item("c")]
-    expect_error(stubber, values, "ValidationException", f"bad key {SECRET}")
+    expect_error(stubber, values, "AccessDeniedException", f"bad key {SECRET}")
     writer = ItemWriter(client, TABLE, writers=1, sleep=Recorder())
     for value in values:
         writer.put(value)
     with pytest.raises(WriteFailed) as failed:
         writer.flush()
     error = failed.value
-    assert (error.code, error.table, error.items_not_written) == ("ValidationException", TABLE, 3)
-    assert str(error) == "3 items not written to table records: ValidationException"
+    assert (error.code, error.table, error.items_not_written) == ("AccessDeniedException", TABLE, 3)
+    assert str(error) == "3 items not written to table records: AccessDeniedException"
     assert SECRET not in repr(error) and SECRET not in str(error.args)
     assert error.__cause__ is None and error.__context__ is None
     assert writer.batches == 1 and writer.retries == 0  # not retried

@@ -258,7 +258,7 @@ def test_header_line_is_the_physical_line_of_the_header():
     [
         pytest.param(b"", "empty_file", None, id="empty"),
         pytest.param(b"\n\n", "empty_file", None, id="blank-lines"),
-        pytest.param(b"medical_record_number,date_time,note,note\n", "duplicate_column", "note",
+        pytest.param(b"medical_record_number,date_time,note,note\n", "duplicate_column", None,
                      id="duplicate"),
         pytest.param(b"medical_record_number,,date_time\n", "empty_column_name", None,
                      id="empty-name"),

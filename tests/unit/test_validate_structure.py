@@ -316,6 +316,7 @@ def test_summary_as_dict():
             }
         ],
         "errors_truncated": False,
+        "error_counts": {"date_time_format": 1},
     }
     refused = summaries.summarize(io.BytesIO(b"")).as_dict()
     assert refused["header_error"]["code"] == "empty_file"

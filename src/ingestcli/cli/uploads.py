@@ -84,7 +84,9 @@ def upload(
 ) -> None:
     """Check a CSV file, send it, and (by default) wait for its report.
 
-    Exit 0 when every row was written, 1 when rows were rejected or the file refused."""
+    Exit 0 when every row was written, 1 when rows were rejected or the file refused, or
+    when the URL (one file each) already holds a file: S3 refuses a second PUT, and the file
+    is not sent; ask for a new URL."""
     from ingestcli.cli.render import output
     from ingestcli.cli.render.upload import render_report, render_upload_result, upload_progress
     from ingestcli.cli.render.validate import render_summary

@@ -7,7 +7,7 @@ test doubles read the same way.
 
 from __future__ import annotations
 
-NOT_FOUND = frozenset({"404", "NoSuchKey", "NotFound"})
+NOT_FOUND = frozenset({"404", "NoSuchKey", "NotFound", "NoSuchVersion"})
 CONDITION_FAILED = "ConditionalCheckFailedException"
 
 
@@ -26,8 +26,14 @@ def error_name(error: BaseException) -> str:
 
 
 def is_missing(error: BaseException) -> bool:
-    """S3's ways of saying the object is not there (HEAD has no body, so only "404")."""
-    return error_code(error) in NOT_FOUND
+    """S3's ways of saying the object (or that version) is not there; a HEAD has no body,
+    so only its status says so."""
+    if error_code(error) in NOT_FOUND:
+        return True
+    response = getattr(error, "response", None)
+    return isinstance(response, dict) and (
+        response.get("ResponseMetadata", {}).get("HTTPStatusCode") == 404
+    )
 
 
 def is_condition_failure(error: BaseException) -> bool:

@@ -22,7 +22,22 @@ RESERVED_COLUMNS = frozenset(KEY_ATTRIBUTES + BOOKKEEPING_ATTRIBUTES)
 _RESERVED_FOLDED = frozenset(name.lower() for name in RESERVED_COLUMNS)
 KEY_SEPARATOR = "#"
 MAX_MRN_LENGTH = 64
-MAX_ITEM_BYTES = 400 * 1024
+# The longest column name, in UTF-8 bytes. DynamoDB refuses attribute names of 64 KB and more
+# (moto does not), counts every name in every item's 400 KB, and allows at most 255 bytes for
+# a name that a key or an index would use; 255 is the limit that keeps every column usable
+# as an index later, far above any real column name, and it keeps a header of a few columns
+# from eating the item's room. A name past it refuses the file (`column_name_too_long`).
+MAX_COLUMN_NAME_BYTES = 255
+# The largest item the pipeline writes, counted as both stores count it: every attribute's
+# name and value as UTF-8 bytes, a number as its decimal digits. DynamoDB allows 400 KB
+# (409,600 bytes) and counts a number as about one byte per two digits plus one, less than
+# its digits; moto (5.2, models/dynamo_type.py LimitedSizeDict) refuses an item whose names
+# and values pass 405,000 bytes, a number counted as its digits. The smaller figure is the
+# contract's, so that no row `ingest validate` passes is refused by AWS or the local stack;
+# a row the table still refuses is that row's rejection (item_refused_by_database).
+DYNAMODB_ITEM_BYTES = 400 * 1024
+MOTO_ITEM_BYTES = 405_000
+MAX_ITEM_BYTES = min(DYNAMODB_ITEM_BYTES, MOTO_ITEM_BYTES)
 
 # Longest value each added attribute can hold: provider ids are at most 63 characters,
 # the sort key is an MRN, '#' and a normalised date_time (27), the normalised date_time
@@ -70,17 +85,28 @@ def parse_header(fields: list[str]) -> Header:
     names = [name.strip() for name in fields]
     if names and names[0].startswith("\ufeff"):
         names[0] = names[0][1:].strip()
-    seen: set[str] = set()
+    seen: dict[str, int] = {}
     for position, name in enumerate(names, start=1):
         if not name:
             raise ContractViolation(
                 "empty_column_name", f"column {position} of the header has no name"
             )
+        # Neither of these two quotes the name, nor sets `column`: a long name has no place
+        # in a report, and in a file without a header row the "names" are a patient's values.
+        size = len(name.encode("utf-8", "surrogatepass"))
+        if size > MAX_COLUMN_NAME_BYTES:
+            raise ContractViolation(
+                "column_name_too_long",
+                f"the name of column {position} is {size:,} bytes long, more than the "
+                f"{MAX_COLUMN_NAME_BYTES} bytes a column name may have",
+            )
         if name in seen:
             raise ContractViolation(
-                "duplicate_column", f"the header names column '{name}' twice", name
+                "duplicate_column",
+                f"columns {seen[name]} and {position} of the header have the same name: "
+                "rename one of them",
             )
-        seen.add(name)
+        seen[name] = position
         if name.lower() in _RESERVED_FOLDED:
             raise ContractViolation(
                 "reserved_column",

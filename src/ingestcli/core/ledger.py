@@ -7,7 +7,11 @@ meet a redelivered event).
 
 Item: providerId, uploadId (keys), key, filename, size, sha256 (optional), status
 (pending | processing | succeeded | partial | failed), created_at, expires_at, finished_at,
-rows, written, rejected, duplicates, lease_owner, lease_until (epoch milliseconds).
+rows, written, rejected, duplicates, lease_owner, lease_until (epoch milliseconds),
+token_fingerprint (which token asked for the URL; none for `ingest presign`),
+object_version / object_etag (the one object version the upload is: the first that was
+read), extra_version_ids (a string set: later versions at the key, never ingested; read
+back as the count `extra_versions`).
 """
 
 from __future__ import annotations
@@ -25,6 +29,10 @@ from ingestcli.core.reports import COUNTS
 from ingestcli.core.status import UploadStatus
 
 MAX_FILENAME_CHARS = 200
+# Hex characters of a token's SHA-256 an upload keeps: enough to tell one token from the next
+# (a 2**-64 chance of two alike), too few to stand for the token's hash anywhere else.
+TOKEN_FINGERPRINT_CHARS = 16
+_HIDDEN = ("lease_owner", "lease_until", "token_fingerprint", "extra_version_ids")
 _UNSAFE_FILENAME_CHARS = re.compile(r"[^A-Za-z0-9 ._()+-]", re.ASCII)
 
 
@@ -50,6 +58,12 @@ def safe_filename(name: str) -> str:
     return cleaned[:MAX_FILENAME_CHARS] or "upload.csv"
 
 
+def token_fingerprint(token_sha256: str) -> str:
+    """What an upload records of the token that asked for it: the start of its SHA-256 (the
+    providers table's token_sha256), never the token."""
+    return token_sha256[:TOKEN_FINGERPRINT_CHARS].lower()
+
+
 def register_upload(
     ledger: UploadLedger,
     provider: str,
@@ -59,9 +73,12 @@ def register_upload(
     filename: str | None = None,
     size: int | None = None,
     sha256: str | None = None,
+    token_sha256: str | None = None,
 ) -> NewUpload:
     """Choose a new upload's id and key, and record it as pending: the one way an upload
-    comes to be, for the API and for an operator's `ingest presign` alike."""
+    comes to be, for the API and for an operator's `ingest presign` alike. The API passes
+    the SHA-256 of the token it was called with, so the upload ingests nothing once that
+    token is rotated out; an operator's URL carries none and is bound to no token."""
     upload_id = new_upload_id(now)
     upload = NewUpload(
         upload_id=upload_id,
@@ -77,6 +94,7 @@ def register_upload(
         filename=upload.filename,
         size=size,
         sha256=sha256,
+        token_fingerprint=token_fingerprint(token_sha256) if token_sha256 else None,
         created_at=upload.created_at,
         expires_at=upload.expires_at,
     )
@@ -102,7 +120,46 @@ class UploadLedger:
         answer = self.dynamodb.get_item(
             TableName=self.table, Key=self._key(provider, upload_id), ConsistentRead=True
         )
-        return flatten(answer["Item"]) if "Item" in answer else None
+        return _plain(answer["Item"]) if "Item" in answer else None
+
+    def pin_version(
+        self, provider: str, upload_id: str, version_id: str | None, etag: str | None
+    ) -> dict[str, Any]:
+        """Record, once, which object version the upload is (the first one read); returns the
+        item as it stands, pinned by this call or an earlier one."""
+        values = {":version": {"S": version_id or ""}, ":etag": {"S": etag or ""}}
+        try:
+            answer = self.dynamodb.update_item(
+                TableName=self.table,
+                Key=self._key(provider, upload_id),
+                UpdateExpression="SET object_version = :version, object_etag = :etag",
+                ConditionExpression=(
+                    "attribute_exists(uploadId) AND attribute_not_exists(object_version)"
+                ),
+                ExpressionAttributeValues=values,
+                ReturnValues="ALL_NEW",
+            )
+        except Exception as error:
+            if not is_condition_failure(error):
+                raise
+            found = self.get(provider, upload_id)
+            if found is None:
+                raise
+            return found
+        return _plain(answer["Attributes"])
+
+    def note_extra_version(self, provider: str, upload_id: str, identity: str) -> dict[str, Any]:
+        """Record a later object version at the upload's key (a set: a redelivered event
+        counts once); returns the item as it stands."""
+        answer = self.dynamodb.update_item(
+            TableName=self.table,
+            Key=self._key(provider, upload_id),
+            UpdateExpression="ADD extra_version_ids :identity",
+            ConditionExpression="attribute_exists(uploadId)",
+            ExpressionAttributeValues={":identity": {"SS": [identity]}},
+            ReturnValues="ALL_NEW",
+        )
+        return _plain(answer["Attributes"])
 
     def acquire(
         self, provider: str, upload_id: str, owner: str, now_ms: int, until_ms: int
@@ -189,14 +246,20 @@ class UploadLedger:
             "ExpressionAttributeValues": {":provider": {"S": provider}},
             "ScanIndexForward": False,
         }
-        return [
-            flatten(item, leave_out=("lease_owner", "lease_until"))
-            for item in query_items(self.dynamodb, request, limit)
-        ]
+        return [_plain(item, hidden=_HIDDEN) for item in query_items(self.dynamodb, request, limit)]
+
+
+def _plain(item: dict[str, Any], hidden: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The item as plain values, its set of later versions as their count."""
+    plain = flatten(item, leave_out=(*hidden, "extra_version_ids"))
+    if "extra_version_ids" in item:
+        plain["extra_versions"] = len(item["extra_version_ids"].get("SS", []))
+    return plain
 
 
 def upload_summary(item: dict[str, Any]) -> dict[str, Any]:
-    """An upload as the API and `ingest uploads` show it: counts once it has finished."""
+    """An upload as the API and `ingest uploads` show it: counts once it has finished, and
+    how many later files reached its URL and were ignored (SECOND_FILE_IGNORED)."""
     finished = all(name in item for name in COUNTS)
     return {
         "upload_id": item.get("uploadId"),
@@ -207,4 +270,5 @@ def upload_summary(item: dict[str, Any]) -> dict[str, Any]:
         "created_at": item.get("created_at"),
         "finished_at": item.get("finished_at"),
         "counts": {name: item[name] for name in COUNTS} if finished else None,
+        "extra_versions": int(item.get("extra_versions") or 0),
     }

@@ -2,7 +2,11 @@
 the end, and the one way the API and support staff read that document back.
 
 The report (DESIGN.md) keeps `rows == written + rejected + duplicates` always, lists the
-first MAX_REPORTED_ERRORS problems, and lives at <provider>/reports/<upload_id>.json.
+first MAX_REPORTED_ERRORS problems, counts every problem by code (`error_counts`), and lives
+at <provider>/reports/<upload_id>.json. It stays under 1 MB whatever the file (a function
+URL answers at most 6 MB): the list is capped, each listed error is bounded (bounded.py),
+and the counts have one entry per code. What the Lambda keeps while it runs is bounded
+the same way, so its memory does not grow with the number of errors.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from ingestcli.core.bounded import cut_message, cut_name
 from ingestcli.core.layout import UploadRef, report_key
 from ingestcli.core.status import UploadStatus
 
@@ -32,12 +37,19 @@ class Progress:
     rejected: int = 0
     duplicates: int = 0
     errors: list[dict[str, Any]] = field(default_factory=list)
+    error_counts: dict[str, int] = field(default_factory=dict)  # every error, by code
     generation: int = 0  # how many times it was saved; names the files saved beside it
     rejects_parts: list[int] = field(default_factory=list)  # generations that saved rejects
 
     def add_errors(self, problems: list[dict[str, Any]]) -> None:
+        """Count every problem; keep the first MAX_REPORTED_ERRORS, each bounded."""
+        counts = self.error_counts
+        for problem in problems:
+            code = problem["code"]
+            counts[code] = counts.get(code, 0) + 1
         room = MAX_REPORTED_ERRORS - len(self.errors)
-        self.errors.extend(problems[: max(room, 0)])
+        if room > 0:
+            self.errors.extend(map(bounded_error, problems[:room]))
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))
@@ -57,7 +69,10 @@ def build_report(
         status = UploadStatus.SUCCEEDED
     else:
         status = UploadStatus.PARTIAL if progress.written else UploadStatus.FAILED
-    errors = ([failure] if failure else []) + progress.errors
+    errors = ([bounded_error(failure)] if failure else []) + progress.errors
+    counts = dict(progress.error_counts)
+    if failure:  # a file refused whole: its one problem counts too
+        counts[failure["code"]] = counts.get(failure["code"], 0) + 1
     return {
         "upload_id": ref.upload_id,
         "provider": ref.provider,
@@ -68,9 +83,19 @@ def build_report(
         "rejected": progress.rejected,
         "duplicates": progress.duplicates,
         "errors": errors[:MAX_REPORTED_ERRORS],
+        "error_counts": counts,
         "started_at": progress.started_at,
         "finished_at": finished_at,
     }
+
+
+def bounded_error(problem: dict[str, Any]) -> dict[str, Any]:
+    """An error as a report lists it: its column name and message cut to bounded lengths,
+    whoever built it (the validator's are short already; a service's message may not be)."""
+    bounded = {**problem, "message": cut_message(str(problem.get("message") or ""))}
+    if problem.get("column") is not None:
+        bounded["column"] = cut_name(str(problem["column"]))
+    return bounded
 
 
 def read_report(s3: Any, bucket: str, provider: str, upload_id: str) -> dict[str, Any] | None:

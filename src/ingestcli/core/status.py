@@ -17,3 +17,8 @@ class UploadStatus(StrEnum):
 
 
 FINISHED = frozenset({UploadStatus.SUCCEEDED, UploadStatus.PARTIAL, UploadStatus.FAILED})
+
+# The codes an upload is flagged with for what arrived at its key, not for its rows: they name
+# the error entry of its report and what `ingest uploads` shows beside its status.
+SECOND_FILE_IGNORED = "second_file_ignored"  # one upload id is one file: a later one is not read
+TOKEN_ROTATED = "token_rotated"  # its URL came from a token rotated or revoked since

@@ -31,6 +31,7 @@ class Summary:
     header_error: Problem | None = None
     errors: list[Problem] = field(default_factory=list)
     errors_truncated: bool = False
+    error_counts: dict[str, int] = field(default_factory=dict)  # every problem, by code
 
     @property
     def ok(self) -> bool:
@@ -48,6 +49,7 @@ class Summary:
             ),
             "errors": [problem.as_dict() for problem in self.errors],
             "errors_truncated": self.errors_truncated,
+            "error_counts": self.error_counts,
         }
 
 
@@ -63,14 +65,17 @@ def summarize(
         validation = CsvValidation(stream, zone)
     except ContractViolation as violation:
         summary.header_error = Problem(1, violation.column, violation.code, violation.message)
+        summary.error_counts[violation.code] = 1  # the file's one problem counts, as in reports
         return summary
     errors = summary.errors
+    counts = summary.error_counts
     rows = invalid = 0
     for _line, _fields, _mrn, _date_time, problems in validation.rows():
         rows += 1
         if problems:
             invalid += 1
             for problem in problems:
+                counts[problem.code] = counts.get(problem.code, 0) + 1
                 if len(errors) < max_errors:
                     errors.append(problem)
                 else:

@@ -4,23 +4,27 @@ For a provider who cannot reach the API. The URL is for one server-chosen key un
 provider's prefix, registered in the uploads table like any other upload (the same
 `register_upload` as the API's), and expires in minutes. It cannot pin a checksum (the
 operator does not have the file), so the ingest Lambda has nothing to compare the body
-with: the API path is the stronger one.
+with: the API path is the stronger one. Like the API's, the URL signs `If-None-Match: *`, so
+it takes one file: a second PUT gets 412 PreconditionFailed. It is bound to no token (the
+operator's credentials signed it), so a provider's token rotation does not stop it; it ends
+when it expires.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 from ingestcli.core.clock import utc_now
-from ingestcli.core.layout import CONTENT_TYPE, UPLOAD_TAG
+from ingestcli.core.layout import CONTENT_TYPE, ONE_PUT, UPLOAD_TAG
 from ingestcli.core.ledger import UploadLedger, register_upload
 from ingestcli.errors import UsageError
 from ingestcli.services.providers import check_provider_id
 
 MAX_EXPIRY_SECONDS = 3600
 # What `ingest upload --url` sends: the headers this URL signs, with their only values.
-HEADERS = {"content-type": CONTENT_TYPE, "x-amz-tagging": UPLOAD_TAG}
+HEADERS = {"content-type": CONTENT_TYPE, "x-amz-tagging": UPLOAD_TAG, "if-none-match": ONE_PUT}
 
 
 def presign_upload(
@@ -54,9 +58,13 @@ def presign_upload(
             "Key": upload.key,
             "ContentType": CONTENT_TYPE,
             "Tagging": UPLOAD_TAG,
+            "IfNoneMatch": ONE_PUT,
         },
         ExpiresIn=expires_in,
     )
+    signed = parse_qs(urlsplit(url).query).get("X-Amz-SignedHeaders", [""])[0].split(";")
+    if set(signed) - {"host"} != set(HEADERS):  # a client that sends HEADERS must match it
+        raise RuntimeError("the presigned URL does not sign the expected headers")
     return {
         "upload_id": upload.upload_id,
         "key": upload.key,

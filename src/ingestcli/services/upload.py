@@ -3,7 +3,8 @@
 The PUT goes straight to S3 with http.client, so exactly the headers the URL was signed
 with are sent (plus Host and Content-Length) and the file is streamed from disk in chunks,
 never held in memory. The file is read twice, once for its SHA-256 and once to send it,
-so it must be a real file, not standard input.
+so it must be a real file, not standard input. A URL signs `If-None-Match: *`: S3 refuses
+a second PUT (412), UrlAlreadyUsed, never "uploaded".
 """
 
 from __future__ import annotations
@@ -49,6 +50,18 @@ class PutFailed(IngestError):
 
 class UrlExpired(PutFailed):
     """The presigned URL expired before S3 got the request: ask for a fresh one."""
+
+
+class UrlAlreadyUsed(PutFailed):
+    """S3 already holds a file for this URL (412: it signs If-None-Match); exit 1, as for any
+    file S3 refuses. `after_lost_answer`: an earlier attempt failed, and may be that file."""
+
+    def __init__(self, message: str, *, after_lost_answer: bool = False) -> None:
+        super().__init__(message, "PreconditionFailed")
+        self.after_lost_answer = after_lost_answer
+
+
+USED = "this upload URL was already used (a URL takes one file): nothing of this file was sent"
 
 
 class WaitTimeout(IngestError):
@@ -158,9 +171,9 @@ def put_file(
     """PUT `size` bytes of a path or seekable stream (from its start) to a presigned URL,
     with `headers` (never Host or Content-Length, which are set here) and nothing else signed.
 
-    Raises UrlExpired when S3 says the URL has expired, PutFailed with S3's error code for
-    any other refusal or once retries of transient failures run out, InputError when the
-    file cannot be read."""
+    Raises UrlExpired when S3 says the URL has expired, UrlAlreadyUsed when it holds a file
+    already, PutFailed with S3's error code for any other refusal or once retries of
+    transient failures run out, InputError when the file cannot be read."""
     parts = check_url(url, "the upload URL")
     failure = ""
     with _source(source) as stream:
@@ -176,6 +189,8 @@ def put_file(
                 if 200 <= status < 300:
                     return
                 code, message = _s3_error(body)
+                if status == 412:  # after a failed attempt, that one may have landed
+                    raise UrlAlreadyUsed(USED, after_lost_answer=attempt > 1)
                 if status == 403 and code == "AccessDenied" and "expired" in message.lower():
                     raise UrlExpired("the upload URL has expired", code)
                 if status < 500 and code not in _RETRYABLE_CODES:
@@ -215,6 +230,10 @@ def upload(
             try:
                 put_file(ticket["url"], ticket["headers"], stream, size, on_progress, sleep=sleep)
                 break
+            except UrlAlreadyUsed as used:
+                if used.after_lost_answer:  # nobody else has this URL: the file S3 holds is
+                    break  # ours, and its report (checksum checked) says how it ended
+                raise UrlAlreadyUsed(f"{USED}; upload it again, for a new URL") from None
             except UrlExpired:
                 if renewal == fresh_urls:
                     raise UrlExpired(
@@ -222,13 +241,8 @@ def upload(
                         "check this computer's clock, then try again",
                         "AccessDenied",
                     ) from None
-    return {
-        "upload_id": ticket["upload_id"],
-        "key": ticket.get("key"),
-        "filename": filename,
-        "size": size,
-        "sha256": sha256,
-    }
+    held = {"upload_id": ticket["upload_id"], "key": ticket.get("key"), "filename": filename}
+    return held | {"size": size, "sha256": sha256}
 
 
 def upload_with_url(
@@ -238,14 +252,17 @@ def upload_with_url(
     on_progress: Progress | None = None,
     sleep: Callable[[float], None] = time.sleep,
 ) -> dict[str, Any]:
-    """Send a file to a URL from `ingest presign`, which pins its content type and the
-    upload tag (the headers of presign.HEADERS, the only values they can have)."""
+    """Send a file to a URL from `ingest presign`, which signs the headers of presign.HEADERS
+    (their only values); UrlAlreadyUsed (exit 1) when the URL already holds a file."""
     _uploadable(path)
     parts = check_url(url, "the upload URL")
     with open_binary(path) as stream:
         size = os.fstat(stream.fileno()).st_size
         try:
             put_file(url, dict(PRESIGNED_HEADERS), stream, size, on_progress, sleep=sleep)
+        except UrlAlreadyUsed as used:
+            maybe = " (maybe by an earlier try of this one)" if used.after_lost_answer else ""
+            raise UrlAlreadyUsed(f"{USED}{maybe}; ask your operator for a new URL") from None
         except UrlExpired:
             raise UrlExpired(
                 "the upload URL has expired: ask your operator for a new one", "AccessDenied"

@@ -45,7 +45,7 @@ def print_json(document: object) -> None:
 
 
 def print_error(message: str) -> None:
-    stderr.print(f"[bold red]error:[/] {escape(message)}", highlight=False)
+    stderr.print(f"[bold red]error:[/] {shown(message)}", highlight=False)
 
 
 @contextmanager

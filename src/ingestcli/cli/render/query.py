@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import csv
 import json
-import re
 import sys
 import textwrap
 from collections.abc import Iterable
@@ -25,12 +24,11 @@ from rich.table import Table
 
 from ingestcli.cli.render.output import plural, shown, stdout
 from ingestcli.core.contract import DATE_TIME_COLUMN, MRN_COLUMN
+from ingestcli.core.spreadsheet import spreadsheet_safe
 
 LEADING_COLUMNS = (MRN_COLUMN, DATE_TIME_COLUMN, "date_time_original")
 TRAILING_COLUMNS = ("upload_id", "source_line", "ingested_at")
 _FRAME = frozenset(LEADING_COLUMNS + TRAILING_COLUMNS)
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-_NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?", re.ASCII)
 
 
 def _own_columns(records: Iterable[dict[str, Any]]) -> list[str]:
@@ -84,14 +82,6 @@ def write_records_json(records: Iterable[dict[str, Any]], stream: TextIO | None 
         count += 1
     out.write("\n]\n" if count else "[]\n")
     return count
-
-
-def spreadsheet_safe(value: object) -> str:
-    """The cell as text, with a leading apostrophe if a spreadsheet would run it as a formula."""
-    text = str(value)
-    if text.startswith(_FORMULA_START) and not _NUMBER.fullmatch(text):
-        return "'" + text
-    return text
 
 
 def write_records_csv(records: Iterable[dict[str, Any]], stream: TextIO | None = None) -> int:

@@ -16,7 +16,7 @@ from rich.table import Table
 
 from ingestcli.cli.render.output import byte_progress, plural, shown, stdout
 from ingestcli.core.reports import COUNTS
-from ingestcli.core.status import UploadStatus
+from ingestcli.core.status import SECOND_FILE_IGNORED, TOKEN_ROTATED, UploadStatus
 
 _STATUS = {
     UploadStatus.SUCCEEDED: "[bold green]✔ succeeded[/]",
@@ -30,6 +30,17 @@ _ADVICE = {
         "The rejected rows were not written: fix them and upload those rows again."
     ),
     UploadStatus.FAILED: "Nothing was written: fix the file and upload it again.",
+}
+# Advice for what arrived at the upload's URL, whatever its rows gave.
+_CODE_ADVICE = {
+    SECOND_FILE_IGNORED: (
+        "A second file was sent to this upload's URL: it was not ingested (one URL takes one "
+        "file). Upload it again, with a new URL."
+    ),
+    TOKEN_ROTATED: (
+        "The URL came from a token that was rotated or revoked since: upload the file again "
+        "with your current token."
+    ),
 }
 
 
@@ -87,13 +98,18 @@ def render_report(report: dict[str, Any], *, max_errors: int = 20) -> None:
         stdout.print(table)
         if len(errors) > max_errors:
             stdout.print(f"first {max_errors:,} of {plural(len(errors), 'problem')} shown")
-    if status in _ADVICE:
-        stdout.print(_ADVICE[status])
+    codes = {problem.get("code") for problem in errors}
+    advice = [text for code, text in _CODE_ADVICE.items() if code in codes]
+    if status in _ADVICE and TOKEN_ROTATED not in codes:
+        advice.append(_ADVICE[status])
+    for text in advice:
+        stdout.print(text)
 
 
 def render_uploads(uploads: list[dict[str, Any]]) -> None:
-    """One row per upload, newest first, with its counts once finished. Kept to what fits
-    80 columns (the API's upload ids start with their UTC time); JSON output has the rest."""
+    """One row per upload, newest first, with its counts once finished, and a mark where a
+    second file reached its URL (not ingested). Kept to what fits 80 columns (the API's
+    upload ids start with their UTC time); JSON output has the rest."""
     if not uploads:
         stdout.print("no uploads yet")
         return
@@ -103,14 +119,23 @@ def render_uploads(uploads: list[dict[str, Any]]) -> None:
     table.add_column("Rows", justify="right", no_wrap=True)
     table.add_column("Rejected", justify="right", no_wrap=True)
     table.add_column("File", overflow="fold")
+    flagged = 0
     for upload in uploads:
         counts = upload.get("counts") or upload  # the API nests them; flat works too
+        extra = upload.get("extra_versions")
+        mark = f" [bold red]⚠ +{extra:,}[/]" if isinstance(extra, int) and extra > 0 else ""
+        flagged += bool(mark)
         table.add_row(
             shown(upload.get("upload_id", "")),
-            _status(upload.get("status", "")),
+            _status(upload.get("status", "")) + mark,
             _number(counts.get("rows")),
             _number(counts.get("rejected")),
             shown(upload.get("filename", "")),
         )
     stdout.print(table)
     stdout.print(plural(len(uploads), "upload"))
+    if flagged:
+        stdout.print(
+            f"⚠ {plural(flagged, 'upload')} got a second file at the same URL "
+            f"({SECOND_FILE_IGNORED}): not ingested; upload it again, with a new URL."
+        )

@@ -7,6 +7,7 @@ line says which it was.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from ingestcli.core import tokens
@@ -19,10 +20,20 @@ class Unauthorized(Exception):
     """The request carries no valid token; the API answers 401."""
 
 
+@dataclass(frozen=True)
+class Caller:
+    """Who called: the provider, and the SHA-256 of the token it used (as the providers
+    table holds it), so an upload can record which token issued its URL."""
+
+    provider: str
+    token_sha256: str
+
+
 def authenticate(
     dynamodb: Any, providers_table: str, headers: dict[str, str], line: dict[str, Any]
-) -> str:
-    """The provider the bearer token belongs to; raises Unauthorized otherwise."""
+) -> Caller:
+    """The provider the bearer token belongs to, and the token's hash; raises Unauthorized
+    otherwise."""
     scheme, _, token = headers.get("authorization", "").strip().partition(" ")
     token = token.strip()
     provider = tokens.provider_of(token) if scheme.lower() == "bearer" else None
@@ -35,4 +46,4 @@ def authenticate(
     if item is None or item.get("status") != ACTIVE or not tokens.matches(token, stored_hash):
         line["auth"] = "unknown" if item is None else "refused"
         raise Unauthorized
-    return provider
+    return Caller(provider, stored_hash)

@@ -7,9 +7,12 @@
 Every request carries `Authorization: Bearer <token>`; the token alone decides the provider,
 so the provider is never read from the request. The server picks every key. A presigned
 URL is signed by the signer role under a session policy for that one key, and pins the
-content type, the SHA-256 (as a signed x-amz-checksum-sha256 header, which S3 enforces)
-and the tag the lifecycle rule expires raw uploads by. Logs carry ids, routes and status
-codes; never a token, a file name or a body.
+content type, the SHA-256 (as a signed x-amz-checksum-sha256 header, which S3 enforces),
+the tag the lifecycle rule expires raw uploads by, and `If-None-Match: *`, so the URL takes
+one PUT: a second one gets 412 PreconditionFailed (one upload id is one file). The upload
+records a fingerprint of the token that asked for it; once that token is rotated out or
+revoked, a file sent to the URL is not ingested (the ingest Lambda checks). Logs carry ids,
+routes and status codes; never a token, a file name or a body.
 """
 
 from __future__ import annotations
@@ -27,7 +30,13 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from ingestcli.core.clock import Clock, utc_now
-from ingestcli.core.layout import CONTENT_TYPE, UPLOAD_ID, UPLOAD_TAG, parse_upload_key
+from ingestcli.core.layout import (
+    CONTENT_TYPE,
+    ONE_PUT,
+    UPLOAD_ID,
+    UPLOAD_TAG,
+    parse_upload_key,
+)
 from ingestcli.core.ledger import UploadLedger, register_upload, upload_summary
 from ingestcli.core.reports import read_report
 from ingestcli.core.status import UploadStatus
@@ -114,11 +123,12 @@ class Api:
 
     def _route(self, event: dict, method: str, path: str, line: dict[str, Any]) -> dict:
         headers = event.get("headers") or {}
-        provider = authenticate(self.dynamodb, self.settings.providers_table, headers, line)
+        caller = authenticate(self.dynamodb, self.settings.providers_table, headers, line)
+        provider = caller.provider
         if path == "/uploads":
             line["route"] = "/uploads"
             if method == "POST":
-                return self._create(provider, _json_body(event), line)
+                return self._create(provider, _json_body(event), line, caller.token_sha256)
             if method == "GET":
                 return self._list(provider, _query(event))
         elif path.startswith("/uploads/") and path.count("/") == 2:
@@ -129,7 +139,9 @@ class Api:
             raise ApiError(404, "not_found", "no such route")
         raise ApiError(405, "method_not_allowed", "that method is not allowed here")
 
-    def _create(self, provider: str, body: dict[str, Any], line: dict[str, Any]) -> dict:
+    def _create(
+        self, provider: str, body: dict[str, Any], line: dict[str, Any], token_sha256: str
+    ) -> dict:
         filename, size, sha256 = body.get("filename"), body.get("size"), body.get("sha256")
         if not isinstance(filename, str):
             raise ApiError(400, "invalid_filename", "filename must be a string")
@@ -149,6 +161,7 @@ class Api:
             filename=filename,
             size=size,
             sha256=sha256,
+            token_sha256=token_sha256,
         )
         ref = parse_upload_key(settings.bucket, upload.key)
         if ref is None or (ref.provider, ref.upload_id) != (provider, upload.upload_id):
@@ -161,6 +174,7 @@ class Api:
             "x-amz-tagging": UPLOAD_TAG,
             "x-amz-meta-sha256": sha256,
             "x-amz-meta-filename": name,
+            "if-none-match": ONE_PUT,
         }
         signer = signer_client(
             self.s3,
@@ -180,6 +194,7 @@ class Api:
                 "ChecksumSHA256": put_headers["x-amz-checksum-sha256"],
                 "Tagging": UPLOAD_TAG,
                 "Metadata": {"sha256": sha256, "filename": name},
+                "IfNoneMatch": ONE_PUT,
             },
             ExpiresIn=settings.url_expiry_seconds,
         )

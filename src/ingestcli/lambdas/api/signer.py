@@ -1,6 +1,7 @@
 """Presigned PUTs for one upload: signed by the signer role under a session policy that
-names that one key, with the content type, the SHA-256 and the lifecycle tag as signed
-headers (a checksum in the query string is not enforced by S3)."""
+names that one key, with the content type, the SHA-256, the lifecycle tag and
+`If-None-Match: *` (one PUT per URL) as signed headers (a checksum in the query string is
+not enforced by S3)."""
 
 from __future__ import annotations
 
@@ -60,11 +61,14 @@ def signer_client(
 
 
 def headers_to_send(url: str, put_headers: dict[str, str]) -> dict[str, str]:
-    """The headers the PUT must carry: the ones the URL signed. Content type and checksum
-    must be among them (a checksum moved into the query string is not enforced by S3)."""
+    """The headers the PUT must carry: the ones the URL signed. Content type, checksum and
+    if-none-match must be among them (a checksum moved into the query string is not enforced
+    by S3; an unsigned if-none-match could be left out, and the URL would take a second
+    file)."""
     query = parse_qs(urlsplit(url).query)
     signed = set(query.get("X-Amz-SignedHeaders", [""])[0].split(";")) - {"host"}
-    if not {"content-type", "x-amz-checksum-sha256"} <= signed or not signed <= set(put_headers):
+    required = {"content-type", "x-amz-checksum-sha256", "if-none-match"}
+    if not required <= signed or not signed <= set(put_headers):
         raise RuntimeError("the presigned URL does not sign the expected headers")
     if "x-amz-tagging" not in signed and "x-amz-tagging" not in query:
         raise RuntimeError("the presigned URL lost the upload tag")

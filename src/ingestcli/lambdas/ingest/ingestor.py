@@ -16,7 +16,6 @@ Logs carry ids, counts, durations and error codes, never a value from a file.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import time
 import uuid
@@ -32,10 +31,12 @@ from ingestcli.core.layout import UploadRef, parse_upload_key
 from ingestcli.core.ledger import UploadLedger
 from ingestcli.core.providers_table import ACTIVE, read_provider
 from ingestcli.core.reports import Progress, build_report
-from ingestcli.core.status import FINISHED, UploadStatus
+from ingestcli.core.status import UploadStatus
+from ingestcli.lambdas.ingest.admission import Admission, check_token
 from ingestcli.lambdas.ingest.checkpoints import CheckpointStore
 from ingestcli.lambdas.ingest.logs import log
 from ingestcli.lambdas.ingest.messages import continuation_message, objects_in_message
+from ingestcli.lambdas.ingest.refused import Refusals, RefusedRow, key_digest
 from ingestcli.lambdas.ingest.rejects import RejectsBuffer
 from ingestcli.lambdas.ingest.seen_keys import SeenKeys
 from ingestcli.lambdas.ingest.settings import Settings
@@ -88,9 +89,10 @@ class Ingestor:
         upload = self.ledger.get(ref.provider, ref.upload_id)
         if upload is None:
             return self._refuse_unregistered(ref)
-        if upload["status"] in FINISHED:
-            log("already_ingested", upload_id=ref.upload_id, provider=ref.provider)
-            return "done"
+        admission = Admission(self.s3, self.ledger, self._put_report, self._now)
+        ref, upload, skipped = admission.admit(ref, upload)  # one upload id is one file
+        if skipped is not None:
+            return skipped
         owner, now = uuid.uuid4().hex, epoch_ms(self.clock())
         until = now + context.get_remaining_time_in_millis() + self.settings.lease_grace_ms
         if not self.ledger.acquire(ref.provider, ref.upload_id, owner, now, until):
@@ -106,8 +108,10 @@ class Ingestor:
             # The message goes to the dead-letter queue: tell the provider why.
             outcome = self._finish_failed(ref, run, _failure(error))
             self._log_outcome(outcome, ref, run.progress, started)
+            admission.settle(ref)
             raise
         self._log_outcome(outcome, ref, run.progress, started)
+        admission.settle(ref)
         return outcome
 
     def _ingest_leased(
@@ -124,6 +128,7 @@ class Ingestor:
         try:
             provider = self._active_provider(ref.provider)
             if run.progress is None:
+                check_token(upload, provider)  # a URL of a rotated-out token ingests nothing
                 UploadSource(self.s3, ref).check_sha256(upload.get("sha256"))
                 run.progress = Progress(started_at=self._now())
                 self.checkpoints.save(ref, run.progress, SeenKeys(), None)  # fixes ingested_at
@@ -133,15 +138,8 @@ class Ingestor:
 
     def _refuse_unregistered(self, ref: UploadRef) -> str:
         """An object no upload URL was issued for: never ingested, and reported once."""
-        log("unregistered_upload", upload_id=ref.upload_id, provider=ref.provider)
-        if not self.checkpoints.exists(ref.bucket, ref.report_key):
-            problem = FileRefused(
-                "unknown_upload", "no upload URL was issued for this file: upload it with ingest"
-            ).problem
-            self._put_report(
-                ref, build_report(ref, Progress(started_at=self._now()), self._now(), problem)
-            )
-        return UploadStatus.FAILED
+        admission = Admission(self.s3, self.ledger, self._put_report, self._now)
+        return admission.refuse_unregistered(ref)
 
     def _log_outcome(
         self, outcome: str, ref: UploadRef, progress: Progress | None, started: float
@@ -184,6 +182,7 @@ class Ingestor:
         header = validation.header
         seen = self.checkpoints.load_keys(ref, progress)
         rejects = RejectsBuffer(header.names)
+        refusals = Refusals(self.dynamodb, self.settings.records_table, ref, progress, rejects)
         countdown = self.settings.time_check_every_rows
         writer = ItemWriter(
             self.dynamodb, self.settings.records_table, writers=self.settings.writers
@@ -197,31 +196,30 @@ class Ingestor:
                     progress.add_errors(found)
                     rejects.add(line, found, fields)
                 else:
-                    key = sort_key(mrn, date_time)
-                    digest = int.from_bytes(hashlib.blake2b(key.encode(), digest_size=8).digest())
+                    digest = key_digest(sort_key(mrn, date_time))
                     if seen.add(digest):
                         progress.written += 1
                     else:
                         progress.duplicates += 1  # the later row wins: the earlier is counted
-                    writer.put(
-                        to_item(
-                            header,
-                            fields,
-                            mrn,
-                            date_time,
-                            provider_id=ref.provider,
-                            upload_id=ref.upload_id,
-                            source_line=line,
-                            ingested_at=progress.started_at,
-                        )
+                    item = to_item(
+                        header,
+                        fields,
+                        mrn,
+                        date_time,
+                        provider_id=ref.provider,
+                        upload_id=ref.upload_id,
+                        source_line=line,
+                        ingested_at=progress.started_at,
                     )
+                    writer.put(item, RefusedRow(line, fields, digest))  # the tag, if refused
                 countdown -= 1
                 if countdown == 0:
                     countdown = self.settings.time_check_every_rows
                     if context.get_remaining_time_in_millis() < self.settings.margin_ms:
-                        writer.flush()
+                        seen = refusals.settle(writer, seen)  # before the checkpoint saves
                         progress.next_offset, progress.next_line = validation.position()
                         return self._continue(ref, progress, seen, rejects, run)
+            refusals.settle(writer, seen)
         return self._finish(ref, progress, rejects, run)
 
     def _continue(
@@ -277,11 +275,12 @@ def _failure(error: Exception) -> dict[str, Any]:
 @contextlib.contextmanager
 def _counts_true_unless(writer: ItemWriter, run: _Run) -> Iterator[None]:
     """On a failure, keep the run's counts for its report only if every row they count as
-    written reached the table (the writer flushed without error); else the checkpoint's."""
+    written reached the table (the writer flushed without error, and refused nothing whose
+    settling may not have finished); else the checkpoint's, which are settled."""
     try:
         yield
     except Exception:
-        if writer.failed:
+        if writer.failed or writer.refused:
             run.progress = None
         raise
 

@@ -1,4 +1,13 @@
-"""The rejects file: refused rows as sent, each with its line and problems, as CSV."""
+"""The rejects file: refused rows as sent, each with its line and problems, as CSV.
+
+Each row is the refused record's fields, after four cells: its line, the 1-based positions
+of the columns at fault, the codes, and the messages (cut to bounded.MESSAGE_CHARS). Column
+names are never repeated per row, only once in the header row (which copies the file's), so
+the file is at most the upload's size plus a small constant per row (the four cells), plus
+one byte per formula-like cell: cells a spreadsheet would run as formulas (`=cmd|...`,
+`@...`, and the file's own header names too) get a leading apostrophe (core/spreadsheet.py),
+as `ingest query --format csv` does, since this file is meant to be opened by a person.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +15,10 @@ import csv
 import io
 import tempfile
 from typing import IO, Any
+
+from ingestcli.core.bounded import cut_message, cut_name
+from ingestcli.core.messages import bad_bytes_at
+from ingestcli.core.spreadsheet import spreadsheet_safe
 
 
 class RejectsBuffer:
@@ -21,16 +34,30 @@ class RejectsBuffer:
         self._writer = csv.writer(self._text, lineterminator="\r\n")
         self.count = 0
         self._header = header
+        # A problem names its column by name, cut if long: find its position. A cut name
+        # that two columns share gives the first; invalid_utf8 finds its own (below).
+        self._positions: dict[str, int] = {}
+        for position, name in enumerate(header or (), start=1):
+            self._positions.setdefault(name, position)
+            self._positions.setdefault(cut_name(name), position)
+
+    def _position(self, problem: dict[str, Any], fields: list[str]) -> str:
+        if problem["code"] == "invalid_utf8":
+            found = bad_bytes_at(fields)  # the rule that named the column, so the same column
+            if found:
+                return str(found[0])
+        column = problem.get("column")
+        return str(self._positions.get(column, "")) if column is not None else ""
 
     def add(self, line: int, problems: list[dict[str, Any]], fields: list[str]) -> None:
-        columns = "; ".join(problem["column"] or "" for problem in problems)
+        columns = "; ".join(self._position(problem, fields) for problem in problems)
         codes = "; ".join(problem["code"] for problem in problems)
-        messages = "; ".join(problem["message"] for problem in problems)
-        self._writer.writerow([line, columns, codes, messages, *fields])
+        messages = cut_message("; ".join(problem["message"] for problem in problems))
+        self._writer.writerow([line, columns, codes, messages, *map(spreadsheet_safe, fields)])
         self.count += 1
 
     def header_row(self) -> str:
-        columns = ["line", "column", "code", "message", *(self._header or ())]
+        columns = ["line", "column", "code", "message", *map(spreadsheet_safe, self._header or ())]
         text = io.StringIO()
         csv.writer(text, lineterminator="\r\n").writerow(columns)
         return text.getvalue()

@@ -1,0 +1,42 @@
+"""`ingest` run as a user runs it: a subprocess with its own home, config and state folders,
+no AWS or INGEST settings from the developer's machine, and a wide, colourless terminal."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+INGEST = [sys.executable, "-m", "ingestcli"]
+Run = Callable[..., subprocess.CompletedProcess]
+
+
+def ingest_runner(home: Path) -> Run:
+    """A function that runs `ingest ARGUMENTS...` in `home` and returns what it did."""
+    environment = {
+        name: value
+        for name, value in os.environ.items()
+        if not name.startswith(("AWS_", "INGEST_"))
+    }
+    environment |= {
+        "XDG_CONFIG_HOME": str(home / "config"),
+        "XDG_STATE_HOME": str(home / "state"),
+        "COLUMNS": "200",
+        "NO_COLOR": "1",
+        "AWS_CONFIG_FILE": str(home / "missing"),
+        "AWS_SHARED_CREDENTIALS_FILE": str(home / "missing"),
+    }
+
+    def run(*arguments: str, env: dict[str, str] | None = None, timeout: float = 120):
+        return subprocess.run(
+            [*INGEST, *arguments],
+            capture_output=True,
+            text=True,
+            env=environment | (env or {}),
+            timeout=timeout,
+            cwd=home,
+        )
+
+    return run
