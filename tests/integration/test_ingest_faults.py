@@ -611,3 +611,51 @@ def test_a_run_that_died_holding_the_lease_blocks_the_upload_only_until_the_leas
     env.send(s3_event_body(KEY))  # redelivered once the lease has run out
     assert env.drain(ingestor) == [{"batchItemFailures": []}]
     assert comparable(env.snapshot()) == comparable(clean)
+
+
+class DyingS3(Passthrough):
+    """S3 whose one chosen call (DeleteObject or PutObject of a key that ends with
+    `suffix`) fails once, as a run killed at that point of saving a checkpoint would."""
+
+    def __init__(self, real: Any, operation: str, suffix: str) -> None:
+        super().__init__(real)
+        self.operation, self.suffix, self.died = operation, suffix, False
+
+    def _maybe_die(self, operation: str, key: str) -> None:
+        if not self.died and operation == self.operation and key.endswith(self.suffix):
+            self.died = True
+            raise client_error("InternalError", operation)
+
+    def delete_object(self, **kwargs: Any) -> Any:
+        self._maybe_die("DeleteObject", kwargs["Key"])
+        return self._real.delete_object(**kwargs)
+
+    def put_object(self, **kwargs: Any) -> Any:
+        self._maybe_die("PutObject", kwargs["Key"])
+        return self._real.put_object(**kwargs)
+
+
+@pytest.mark.parametrize(
+    ("operation", "suffix"),
+    [
+        ("DeleteObject", ".g1.keys"),  # killed after its checkpoint, before the delete
+        ("PutObject", ".json"),  # killed after its keys and rejects, before the checkpoint
+    ],
+)
+def test_a_run_killed_while_saving_a_checkpoint_leaves_no_file_behind(
+    env: Harness, operation: str, suffix: str
+) -> None:
+    """Checkpoint files hold rows as sent (the rejects): none may outlive the upload."""
+    env.defaults["time_check_every_rows"] = 4
+    body = csv_bytes(large_file_rows()).replace(b"row 44", b"r\xf6w 44")
+    clean = clean_run(env, body)
+    env.upload(body)
+    s3 = DyingS3(env.s3, operation, suffix)
+
+    env.send(s3_event_body(KEY))
+    answers = env.drain(env.ingestor(s3=s3, writers=1), lambda: FakeContext(answers_before_low=3))
+
+    assert s3.died
+    assert any(answer["batchItemFailures"] for answer in answers)
+    assert comparable(env.snapshot()) == comparable(clean)
+    assert env.keys() == sorted([KEY, REPORT_KEY, REJECTS_KEY])

@@ -86,10 +86,16 @@ class CheckpointStore:
             )
 
     def clear(self, ref: UploadRef, progress: Progress) -> None:
-        for generation in progress.rejects_parts:
+        """Remove every file a save may have left, with the checkpoint last: the keys of
+        every generation (a run killed after saving its checkpoint, before deleting the
+        keys before it, leaves them) and the files of the one after the last (killed before
+        its checkpoint). Rejects hold rows as sent, so none may outlive the upload. One
+        DeleteObject a generation: a generation is a whole Lambda run."""
+        after = progress.generation + 1
+        for generation in [*progress.rejects_parts, after]:
             self._delete(ref, self._file(ref, generation, "rejects"))
-        if progress.generation:
-            self._delete(ref, self._file(ref, progress.generation, "keys"))
+        for generation in range(1, after + 1):
+            self._delete(ref, self._file(ref, generation, "keys"))
         self._delete(ref, ref.checkpoint_key)
 
     def _put(self, ref: UploadRef, key: str, body: bytes) -> None:
