@@ -65,6 +65,7 @@ class Settings:
     bucket: str
     signer_role_arn: str
     url_expiry_seconds: int = 300
+    kms_key_arn: str = ""  # the stack's KMS key (KmsKeyArn), empty without one
 
     @classmethod
     def from_environment(cls, environment: Mapping[str, str] = os.environ) -> Settings:
@@ -75,6 +76,7 @@ class Settings:
             bucket=environment["UPLOADS_BUCKET"],
             signer_role_arn=environment["SIGNER_ROLE_ARN"],
             url_expiry_seconds=int(environment.get("URL_EXPIRY_SECONDS", "300")),
+            kms_key_arn=environment.get("KMS_KEY_ARN", ""),
         )
 
 
@@ -184,6 +186,7 @@ class Api:
             key=upload.key,
             provider=provider,
             expiry=settings.url_expiry_seconds,
+            kms_key_arn=settings.kms_key_arn,
         )
         url = signer.generate_presigned_url(
             "put_object",
@@ -239,7 +242,7 @@ def _json_body(event: dict[str, Any]) -> dict[str, Any]:
         raise ApiError(413, "body_too_large", f"the body is over {MAX_BODY_BYTES} bytes")
     try:
         body = json.loads(data)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: deep nesting
         raise ApiError(400, "invalid_json", "the body is not valid JSON") from None
     if not isinstance(body, dict):
         raise ApiError(400, "invalid_json", "the body must be a JSON object")

@@ -12,24 +12,45 @@ from urllib.parse import parse_qs, urlsplit
 _AWS_DOMAINS = (".amazonaws.com", ".amazonaws.com.cn", ".api.aws")
 
 
-def session_policy(role_arn: str, bucket: str, key: str) -> dict[str, Any]:
-    """What the signer's session may do: put this one object (with its tag), nothing else."""
+def session_policy(role_arn: str, bucket: str, key: str, kms_key_arn: str = "") -> dict[str, Any]:
+    """What the signer's session may do: put this one object (with its tag), nothing else;
+    with the stack's KMS key (`kms_key_arn`, empty without one), also have S3 make that
+    object's data key under it. A session policy intersects with the role's policy, so
+    without that statement every SSE-KMS PUT would be refused."""
     partition = role_arn.split(":")[1]
-    return {
-        "Version": "2012-10-17",
-        "Statement": [
+    statements: list[dict[str, Any]] = [
+        {
+            "Sid": "PutOneUpload",
+            "Effect": "Allow",
+            "Action": ["s3:PutObject", "s3:PutObjectTagging"],
+            "Resource": f"arn:{partition}:s3:::{bucket}/{key}",
+        }
+    ]
+    if kms_key_arn:
+        # A single PUT under SSE-KMS needs only kms:GenerateDataKey (a bucket key does not
+        # change that). A multipart upload would also need kms:Decrypt, to read the data
+        # key back for each part; presigned URLs here are single PUTs, so it is left out.
+        statements.append(
             {
-                "Sid": "PutOneUpload",
+                "Sid": "EncryptOneUpload",
                 "Effect": "Allow",
-                "Action": ["s3:PutObject", "s3:PutObjectTagging"],
-                "Resource": f"arn:{partition}:s3:::{bucket}/{key}",
+                "Action": ["kms:GenerateDataKey"],
+                "Resource": kms_key_arn,
             }
-        ],
-    }
+        )
+    return {"Version": "2012-10-17", "Statement": statements}
 
 
 def signer_client(
-    s3: Any, sts: Any, *, role_arn: str, bucket: str, key: str, provider: str, expiry: int
+    s3: Any,
+    sts: Any,
+    *,
+    role_arn: str,
+    bucket: str,
+    key: str,
+    provider: str,
+    expiry: int,
+    kms_key_arn: str = "",
 ) -> Any:
     """An S3 client holding credentials that can put this one key and nothing else, on the
     API's own endpoint (so AWS_ENDPOINT_URL and the local stack are followed)."""
@@ -39,7 +60,7 @@ def signer_client(
     credentials = sts.assume_role(
         RoleArn=role_arn,
         RoleSessionName=provider,
-        Policy=json.dumps(session_policy(role_arn, bucket, key)),
+        Policy=json.dumps(session_policy(role_arn, bucket, key, kms_key_arn)),
         DurationSeconds=max(900, expiry),  # AssumeRole's minimum
     )["Credentials"]
     meta = s3.meta
