@@ -149,7 +149,8 @@ def presign(
     region: RegionOption = None,
     endpoint_url: EndpointOption = None,
 ) -> None:
-    """An upload URL for a provider, to hand over out of band (`ingest upload FILE --url`)."""
+    """An upload URL for a provider, to hand over out of band (`ingest upload FILE --url`),
+    with a URL of its report, valid 7 days (`--report-url`), and the PUT's exact headers."""
     from ingestcli.cli.render import output
     from ingestcli.services.presign import presign_upload
     from ingestcli.services.session import aws_errors
@@ -171,8 +172,6 @@ def presign(
     if output_format is OutputFormat.json:
         output.print_json(answer)
         return
-    output.stderr.print(
-        f"Upload [bold]{answer['upload_id']}[/] for {provider}, until {answer['expires_at']}. "
-        "The provider runs: ingest upload FILE --url '<the URL below>'"
-    )
-    output.stdout.print(answer["url"], markup=False, highlight=False, soft_wrap=True)
+    from ingestcli.cli.render.upload import render_presigned
+
+    render_presigned(answer, provider)

@@ -77,6 +77,13 @@ def upload(
             help="An upload URL from your operator (`ingest presign`), instead of a token."
         ),
     ] = None,
+    report_url: Annotated[
+        str | None,
+        typer.Option(
+            help="With --url: the report URL from your operator (`ingest presign`), to wait "
+            "for the report and show it."
+        ),
+    ] = None,
     output_format: FormatOption = OutputFormat.text,
     api_url: ApiUrlOption = None,
     token: TokenOption = None,
@@ -86,7 +93,8 @@ def upload(
 
     Exit 0 when every row was written, 1 when rows were rejected or the file refused, or
     when the URL (one file each) already holds a file: S3 refuses a second PUT, and the file
-    is not sent; ask for a new URL."""
+    is not sent; ask for a new URL. With --url, the report is waited for only when
+    --report-url is given too."""
     from ingestcli.cli.render import output
     from ingestcli.cli.render.upload import render_report, render_upload_result, upload_progress
     from ingestcli.cli.render.validate import render_summary
@@ -94,6 +102,12 @@ def upload(
     from ingestcli.services.upload import check_before_upload, upload_with_url, wait_for_report
     from ingestcli.services.upload import upload as send
 
+    if report_url is not None and url is None:
+        raise UsageError("--report-url goes with --url: both come from `ingest presign`")
+    if report_url is not None:
+        from ingestcli.services.report_url import report_fetcher, report_upload_id
+
+        waited_id = report_upload_id(report_url, url)  # checked before anything is sent
     summary = check_before_upload(file, time_zone(assume_tz))
     if summary.header_error or (summary.invalid and not allow_invalid):
         render_summary(summary, file, console=output.stderr)
@@ -108,22 +122,31 @@ def upload(
         raise typer.Exit(EXIT_PROBLEMS)
     if url is not None:
         result = upload_with_url(url, file)
-        if output_format is OutputFormat.json:
-            output.print_json(result)
-        else:
-            render_upload_result(result)
-        return
-    client = _api_client(profile, api_url, token)
-    with upload_progress(file, size_of(file) or 0) as on_progress:
-        result = send(client, file, on_progress=on_progress)
-    if not wait:
-        if output_format is OutputFormat.json:
-            output.print_json(result)
-        else:
-            render_upload_result(result)
-        return
-    output.stderr.print(f"Uploaded as {result['upload_id']}; waiting for its report…")
-    report = wait_for_report(client, result["upload_id"])
+        if report_url is None or not wait:
+            if output_format is OutputFormat.json:
+                output.print_json(result)
+            else:
+                render_upload_result(result)
+            return
+        output.stderr.print(f"Uploaded as {waited_id}; waiting for its report…")
+        report = wait_for_report(
+            None,
+            waited_id,
+            fetch=report_fetcher(report_url),
+            later="ask your operator for its report (`ingest report`)",
+        )
+    else:
+        client = _api_client(profile, api_url, token)
+        with upload_progress(file, size_of(file) or 0) as on_progress:
+            result = send(client, file, on_progress=on_progress)
+        if not wait:
+            if output_format is OutputFormat.json:
+                output.print_json(result)
+            else:
+                render_upload_result(result)
+            return
+        output.stderr.print(f"Uploaded as {result['upload_id']}; waiting for its report…")
+        report = wait_for_report(client, result["upload_id"])
     if output_format is OutputFormat.json:
         output.print_json(report)
     else:

@@ -111,6 +111,18 @@ def build_event(
     return event
 
 
+def route_shape(target: str) -> str:
+    """The route a request target matches, as the API names it (`/uploads`,
+    `/uploads/{upload_id}`), or `/{unknown}`: never a segment of the path itself, which may
+    carry what a caller misplaced there (a token)."""
+    path = urlsplit(target).path.rstrip("/") or "/"
+    if path in ("/", "/uploads"):
+        return path
+    if path.startswith("/uploads/") and path.count("/") == 2:
+        return "/uploads/{upload_id}"
+    return "/{unknown}"
+
+
 def _error_body(code: str, message: str) -> bytes:
     return json.dumps({"error": {"code": code, "message": message}}).encode()
 
@@ -162,7 +174,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
                 result = self.server.handler(event, LambdaContext(self.server.timeout_seconds))
             status, headers, data = build_response(result)
         except Exception:
-            logger.exception("the handler failed on %s %s", self.command, urlsplit(self.path).path)
+            logger.exception("the handler failed on %s %s", self.command, route_shape(self.path))
             self._reply_error(500, "internal_error", "internal error: see the API's log")
             return
         self._reply(status, headers, data)
@@ -185,10 +197,9 @@ class _RequestHandler(BaseHTTPRequestHandler):
             self.wfile.write(data)
 
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-        """Method, route and status only: a path may carry what a caller misplaced there (a
-        token), so only its first segment is logged; query, headers and body never are."""
-        path = urlsplit(getattr(self, "path", "") or "").path
-        route = "/" + path.lstrip("/").split("/", 1)[0]
+        """Method, route shape and status only: a path may carry what a caller misplaced there
+        (a token), so no part of it is logged; query, headers and body never are."""
+        route = route_shape(getattr(self, "path", "") or "")
         logger.info("%s %s %s", getattr(self, "command", None) or "-", route, code)
 
     def log_message(self, format: str, *args: Any) -> None:

@@ -21,12 +21,13 @@ from datetime import tzinfo
 from typing import IO, Any
 from urllib.parse import SplitResult
 
-from ingestcli.core.status import FINISHED
 from ingestcli.core.summary import Summary, summarize
 from ingestcli.errors import IngestError, InputError, UsageError
 from ingestcli.services.api_client import ApiClient, check_url, printable, retry_delay
 from ingestcli.services.files import STDIN, open_binary
 from ingestcli.services.presign import HEADERS as PRESIGNED_HEADERS
+from ingestcli.services.waiting import WaitTimeout as WaitTimeout  # re-exported
+from ingestcli.services.waiting import wait_for_report as wait_for_report  # re-exported
 
 CHUNK_BYTES = 1 << 20
 SOCKET_TIMEOUT = 60.0  # seconds without progress, not for the whole file
@@ -62,10 +63,6 @@ class UrlAlreadyUsed(PutFailed):
 
 
 USED = "this upload URL was already used (a URL takes one file): nothing of this file was sent"
-
-
-class WaitTimeout(IngestError):
-    """The report was not ready in time; the upload goes on without us."""
 
 
 def check_before_upload(path: str, zone: tzinfo | None = None) -> Summary:
@@ -268,32 +265,3 @@ def upload_with_url(
                 "the upload URL has expired: ask your operator for a new one", "AccessDenied"
             ) from None
     return {"object": parts._replace(query="", fragment="").geturl(), "size": size}
-
-
-def wait_for_report(
-    client: ApiClient,
-    upload_id: str,
-    *,
-    timeout: float = 600.0,
-    poll: float = 0.5,
-    max_poll: float = 5.0,
-    sleep: Callable[[float], None] = time.sleep,
-    clock: Callable[[], float] = time.monotonic,
-) -> dict[str, Any]:
-    """Poll until the upload is succeeded, partial or failed, and return its report; polls
-    start every `poll` seconds and slow down to every `max_poll`."""
-    deadline = clock() + timeout
-    delay = poll
-    while True:
-        document = client.upload_status(upload_id)
-        status = document["status"]
-        if status in FINISHED:
-            return document
-        remaining = deadline - clock()
-        if remaining <= 0:
-            raise WaitTimeout(
-                f"upload {upload_id} is still {printable(status, 40)} after {timeout:g} s; "
-                "it carries on without us: check it later with `ingest uploads`"
-            )
-        sleep(min(delay, remaining))
-        delay = min(max_poll, delay * 2)

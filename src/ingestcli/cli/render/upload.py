@@ -72,6 +72,43 @@ def render_upload_result(result: dict[str, Any]) -> None:
     stdout.print("Its report is ready once the file is ingested: [bold]ingest uploads[/] lists it.")
 
 
+def _quoted(text: str) -> str:
+    """`text` in single quotes for a POSIX shell, a quote in it closed, escaped and reopened."""
+    return "'" + text.replace("'", "'\\''") + "'"
+
+
+def render_presigned(answer: dict[str, Any], provider: str) -> None:
+    """What an operator hands a provider from `ingest presign`: the upload URL, the report
+    URL, the exact headers the PUT must send, and the commands that send it (curl, ingest).
+    URLs are printed whole and without markup, for copying."""
+    url, report_url = answer["url"], answer["report_url"]
+    plain = {"markup": False, "highlight": False, "soft_wrap": True}
+    stdout.print(
+        f"Upload [bold]{shown(answer['upload_id'])}[/] for {shown(provider)}: its URL takes "
+        f"one file, until {shown(answer['expires_at'])}."
+    )
+    stdout.print("Upload URL:")
+    stdout.print(url, **plain)
+    stdout.print(
+        f"Report URL (valid 7 days, until {shown(answer['report_expires_at'])}, or until the "
+        "signing credentials expire if sooner):"
+    )
+    stdout.print(report_url, **plain)
+    stdout.print("The PUT must send exactly these headers:")
+    for name, value in answer["headers"].items():
+        stdout.print(f"  {name}: {value}", **plain)
+    headers = " ".join(
+        f"-H {_quoted(f'{name}: {value}')}" for name, value in answer["headers"].items()
+    )
+    stdout.print("With curl:")
+    stdout.print(f"curl --fail -X PUT -T FILE {headers} {_quoted(url)}", **plain)
+    stdout.print("The report, once the file is ingested (404 or 403 before):")
+    stdout.print(f"curl --fail {_quoted(report_url)}", **plain)
+    stdout.print("With ingest (waits for the report):")
+    command = f"ingest upload FILE --url {_quoted(url)} --report-url {_quoted(report_url)}"
+    stdout.print(command, **plain)
+
+
 def render_report(report: dict[str, Any], *, max_errors: int = 20) -> None:
     """The verdict, the counts, the first problems as a table, and what to do next."""
     upload_id = shown(report.get("upload_id", ""))
