@@ -49,9 +49,14 @@ class Snapshot:
 
 def comparable(snapshot: Snapshot) -> tuple[list[dict[str, Any]], dict[str, Any], bytes | None]:
     """A snapshot without the times of day a run happened to have, after checking that every
-    item of the upload carries one ingested_at taken while the upload was being ingested."""
+    item of the upload carries one ingested_at taken while the upload was being ingested,
+    and that the report matches the table: the items carrying its upload id number
+    `written`, and its counts add up."""
     assert snapshot.report is not None
     report = json.loads(snapshot.report)
+    carried = [item for item in snapshot.items if item["upload_id"]["S"] == report["upload_id"]]
+    assert len(carried) == report["written"], "the report's written is not the table's count"
+    assert report["rows"] == report["written"] + report["rejected"] + report["duplicates"]
     stamps = {item["ingested_at"]["S"] for item in snapshot.items}
     assert len(stamps) <= 1, "an upload's items carry different ingested_at values"
     for stamp in stamps:

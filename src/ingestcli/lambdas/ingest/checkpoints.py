@@ -10,11 +10,17 @@ from __future__ import annotations
 import tempfile
 from typing import Any
 
+from boto3.s3.transfer import TransferConfig
+
 from ingestcli.core.aws_errors import is_missing
 from ingestcli.core.layout import UploadRef
 from ingestcli.core.reports import Progress
 from ingestcli.lambdas.ingest.rejects import RejectsBuffer
 from ingestcli.lambdas.ingest.seen_keys import SeenKeys
+
+# A large rejects file goes up in 8 MB parts, two at a time: boto3's default of ten in flight
+# would hold 80 MB of rows in memory at once.
+_TWO_PARTS_AT_A_TIME = TransferConfig(multipart_chunksize=8 << 20, max_concurrency=2)
 
 
 class CheckpointStore:
@@ -82,7 +88,11 @@ class CheckpointStore:
                 combined.write(chunk)
             combined.seek(0)
             self.s3.upload_fileobj(
-                combined, ref.bucket, ref.rejects_key, ExtraArgs={"ContentType": "text/csv"}
+                combined,
+                ref.bucket,
+                ref.rejects_key,
+                ExtraArgs={"ContentType": "text/csv"},
+                Config=_TWO_PARTS_AT_A_TIME,
             )
 
     def clear(self, ref: UploadRef, progress: Progress) -> None:
