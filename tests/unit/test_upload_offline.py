@@ -71,3 +71,12 @@ def test_the_upload_list_shows_counts_nested_or_flat(capsys: pytest.CaptureFixtu
         ["up0", "…", "pending", "b.csv"],
         ["3", "uploads"],
     ]
+
+
+def test_an_upload_with_no_file_name_shows_none_rather_than_the_word_none(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """An operator's URL (`ingest presign` without --filename) names no file."""
+    render_uploads([{"upload_id": "up3", "status": "pending", "filename": None, "counts": None}])
+    lines = [line.split() for line in capsys.readouterr().out.splitlines()]
+    assert lines[1:] == [["up3", "…", "pending"], ["1", "upload"]]

@@ -167,7 +167,7 @@ def render_uploads(uploads: list[dict[str, Any]]) -> None:
             _status(upload.get("status", "")) + mark,
             _number(counts.get("rows")),
             _number(counts.get("rejected")),
-            shown(upload.get("filename", "")),
+            shown(upload.get("filename") or ""),  # an operator's URL may name none
         )
     stdout.print(table)
     stdout.print(plural(len(uploads), "upload"))
