@@ -19,7 +19,7 @@ import pytest
 
 from ingestcli.core.tokens import new_token, token_hash
 from ingestcli.local.service import probe
-from support.cli_process import Run, ingest_runner
+from support.cli_process import Run, detached_local_stack, ingest_runner
 
 # One worker runs the module, in order: the stack is the module's, and the last test takes it
 # down (it checks that a second `local up` is refused while the first runs).
@@ -47,13 +47,9 @@ def run(home: Path) -> Run:
 
 @pytest.fixture(scope="module")
 def stack(run: Run) -> Iterator[dict]:
-    started = run("local", "up", "--detach", "--port", "0", "--api-port", "0")
-    assert started.returncode == 0, started.stderr
-    status = run("local", "status", "--format", "json")
-    document = json.loads(status.stdout)
-    assert document["running"] and document["endpoint_answers"] and document["api_answers"]
-    yield document
-    run("local", "down")
+    with detached_local_stack(run) as document:  # its last test takes it down itself
+        assert document["endpoint_answers"]
+        yield document
 
 
 def test_provider_upload_query_report_through_the_local_stack(

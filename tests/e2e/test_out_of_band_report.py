@@ -22,7 +22,7 @@ import pytest
 from ingestcli.core.layout import report_key
 from ingestcli.services.report_url import ReportUrlFailed, report_fetcher
 from ingestcli.services.upload import WaitTimeout, wait_for_report
-from support.cli_process import Run, ingest_runner
+from support.cli_process import Run, detached_local_stack, ingest_runner
 
 pytestmark = pytest.mark.xdist_group("out_of_band_report")
 
@@ -48,12 +48,9 @@ def run(home: Path) -> Run:
 
 @pytest.fixture(scope="module")
 def stack(run: Run) -> Iterator[dict]:
-    started = run("local", "up", "--detach", "--port", "0", "--api-port", "0")
-    assert started.returncode == 0, started.stderr
-    assert run("provider", "add", "initech", "--profile", "local").returncode == 0
-    document = json.loads(run("local", "status", "--format", "json").stdout)
-    yield document
-    run("local", "down")
+    with detached_local_stack(run) as document:
+        assert run("provider", "add", "initech", "--profile", "local").returncode == 0
+        yield document
 
 
 def presign(run: Run) -> dict:

@@ -21,7 +21,7 @@ import pytest
 from ingestcli.core.status import SECOND_FILE_IGNORED, TOKEN_ROTATED
 from ingestcli.services.api_client import ApiClient
 from ingestcli.services.upload import UrlAlreadyUsed, put_file
-from support.cli_process import Run, ingest_runner
+from support.cli_process import Run, detached_local_stack, ingest_runner
 
 pytestmark = pytest.mark.xdist_group("reused_url")
 
@@ -46,12 +46,8 @@ def run(home: Path) -> Run:
 
 @pytest.fixture(scope="module")
 def stack(run: Run) -> Iterator[dict]:
-    started = run("local", "up", "--detach", "--port", "0", "--api-port", "0")
-    assert started.returncode == 0, started.stderr
-    document = json.loads(run("local", "status", "--format", "json").stdout)
-    assert document["running"] and document["api_answers"] and document["api_url"]
-    yield document
-    run("local", "down")
+    with detached_local_stack(run) as document:
+        yield document
 
 
 def report_of(run: Run, provider: str, upload_id: str, until: Callable[[dict], bool]) -> dict:

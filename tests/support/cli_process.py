@@ -3,10 +3,12 @@ no AWS or INGEST settings from the developer's machine, and a wide, colourless t
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 INGEST = [sys.executable, "-m", "ingestcli"]
@@ -40,3 +42,17 @@ def ingest_runner(home: Path) -> Run:
         )
 
     return run
+
+
+@contextmanager
+def detached_local_stack(run: Run) -> Iterator[dict]:
+    """`ingest local up --detach` on free ports, its `local status` document while it runs,
+    and `ingest local down` after, whatever happened."""
+    started = run("local", "up", "--detach", "--port", "0", "--api-port", "0")
+    assert started.returncode == 0, started.stderr
+    try:
+        document = json.loads(run("local", "status", "--format", "json").stdout)
+        assert document["running"] and document["api_answers"] and document["api_url"]
+        yield document
+    finally:
+        run("local", "down")
