@@ -187,6 +187,24 @@ def test_a_poison_file_ends_in_the_dead_letter_queue_and_status_shows_it(
     assert "dead-letter" in text.stdout
 
 
+def test_revoke_names_an_unknown_provider_and_wants_yes_without_a_terminal(
+    run: Run, stack: dict
+) -> None:
+    unknown = run("provider", "revoke", "nosuch", "--profile", "local")
+    assert unknown.returncode == 2
+    assert unknown.stderr.strip() == (
+        "error: no provider 'nosuch': `ingest provider list` shows them"
+    )
+    assert run("provider", "add", "dormant", "--profile", "local").returncode == 0
+    asked = run("provider", "revoke", "dormant", "--profile", "local")  # stdin: no terminal
+    assert asked.returncode == 2
+    assert "add --yes" in asked.stderr and "Cancelled" not in asked.stdout
+    listed = json.loads(run("provider", "list", "--profile", "local", "--format", "json").stdout)
+    assert {p["provider_id"]: p["status"] for p in listed}["dormant"] == "active"
+    done = run("provider", "revoke", "dormant", "--yes", "--profile", "local")
+    assert done.returncode == 0, done.stderr
+
+
 def test_local_down_stops_every_process_it_started(run: Run, home: Path) -> None:
     second = run("local", "up", "--detach", "--port", "0", "--api-port", "0")
     assert second.returncode == 2  # the module's stack already runs

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Annotated
 
 import typer
@@ -20,6 +21,7 @@ from ingestcli.cli.options import (
     settings_for,
     stack_output,
 )
+from ingestcli.errors import UsageError
 
 provider_app = typer.Typer(
     name="provider",
@@ -114,6 +116,9 @@ def revoke(
     from ingestcli.cli.render.output import stdout
 
     registry = _registry(profile, stack_name, region, endpoint_url)
+    registry.require(provider_id)  # an unknown id is an error, not a question
+    if not yes and not sys.stdin.isatty():
+        raise UsageError("revoking asks for confirmation: with no terminal to ask on, add --yes")
     if not yes and not confirm(f"Revoke provider {provider_id}? Its token stops working now."):
         stdout.print("Cancelled: nothing changed.")
         raise typer.Exit(EXIT_PROBLEMS)

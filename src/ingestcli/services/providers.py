@@ -20,7 +20,7 @@ from ingestcli.core.aws_errors import is_condition_failure
 from ingestcli.core.date_time import resolve_time_zone
 from ingestcli.core.items import flatten
 from ingestcli.core.layout import PROVIDER_ID, PROVIDER_ID_RULE
-from ingestcli.core.providers_table import ACTIVE, REVOKED
+from ingestcli.core.providers_table import ACTIVE, REVOKED, read_provider
 from ingestcli.errors import UsageError
 from ingestcli.services.session import aws_errors
 
@@ -113,6 +113,15 @@ class ProviderRegistry:
                 raise
         return Provider.from_item(item), token
 
+    def require(self, provider_id: str) -> None:
+        """Raise UnknownProvider, naming the id, unless the provider is registered: checked
+        before an operator is asked to confirm anything about it."""
+        check_provider_id(provider_id)
+        with aws_errors():
+            found = read_provider(self.dynamodb, self.table, provider_id, "providerId")
+        if found is None:
+            raise _unknown(provider_id)
+
     def list_providers(self) -> list[Provider]:
         """Every provider, by id. A Scan: the table holds one small item per provider."""
         request: dict[str, Any] = {
@@ -170,10 +179,12 @@ class ProviderRegistry:
                 if not is_condition_failure(error):
                     raise
                 if "Item" not in error.response:
-                    raise UnknownProvider(
-                        f"no provider '{provider_id}': `ingest provider list` shows them"
-                    ) from None
+                    raise _unknown(provider_id) from None
                 raise ProviderRevoked(
                     f"provider '{provider_id}' is revoked: a revoked provider gets no new token"
                 ) from None
         return Provider.from_item(answer["Attributes"])
+
+
+def _unknown(provider_id: str) -> UnknownProvider:
+    return UnknownProvider(f"no provider '{provider_id}': `ingest provider list` shows them")
