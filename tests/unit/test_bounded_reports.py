@@ -48,10 +48,7 @@ def ingest_like_the_lambda(data: bytes) -> tuple[dict, bytes]:
     for line, fields, _mrn, _date_time, problems in validation.rows():
         progress.rows += 1
         if problems:
-            found = [problem.as_dict() for problem in problems]
-            progress.rejected += 1
-            progress.add_errors(found)
-            rejects.add(line, found, fields)
+            rejects.reject(progress, line, [problem.as_dict() for problem in problems], fields)
         else:
             progress.written += 1
     ref = UploadRef("bucket", "acme/uploads/2024/03/01/u1.csv", "acme", "u1", None)

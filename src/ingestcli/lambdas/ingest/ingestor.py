@@ -192,9 +192,7 @@ class Ingestor:
                 progress.rows += 1
                 if problems:
                     found = [problem.as_dict() for problem in problems]
-                    progress.rejected += 1
-                    progress.add_errors(found)
-                    rejects.add(line, found, fields)
+                    rejects.reject(progress, line, found, fields)
                 else:
                     digest = key_digest(sort_key(mrn, date_time))
                     if seen.add(digest):

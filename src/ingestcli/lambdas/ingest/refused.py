@@ -88,10 +88,8 @@ class Refusals:
                     forgotten.add(row.digest)
                 else:
                     self.progress.duplicates -= 1
-                self.progress.rejected += 1
                 problem = refused_problem(row.line, entry.code)
-                self.progress.add_errors([problem])
-                self.rejects.add(row.line, [problem], row.fields)
+                self.rejects.reject(self.progress, row.line, [problem], row.fields)
         if not forgotten:
             return seen
         digests = array("Q", seen.to_bytes())

@@ -18,6 +18,7 @@ from typing import IO, Any
 
 from ingestcli.core.bounded import cut_message, cut_name
 from ingestcli.core.messages import bad_bytes_at
+from ingestcli.core.reports import Progress
 from ingestcli.core.spreadsheet import spreadsheet_safe
 
 
@@ -48,6 +49,15 @@ class RejectsBuffer:
                 return str(found[0])
         column = problem.get("column")
         return str(self._positions.get(column, "")) if column is not None else ""
+
+    def reject(
+        self, progress: Progress, line: int, problems: list[dict[str, Any]], fields: list[str]
+    ) -> None:
+        """A row refused (by the validator or by the table): counted as rejected, its
+        problems listed in the report, the row kept here as sent."""
+        progress.rejected += 1
+        progress.add_errors(problems)
+        self.add(line, problems, fields)
 
     def add(self, line: int, problems: list[dict[str, Any]], fields: list[str]) -> None:
         columns = "; ".join(self._position(problem, fields) for problem in problems)
