@@ -22,33 +22,27 @@ import boto3
 import pytest
 
 from ingestcli.core.layout import parse_upload_key
-from ingestcli.core.ledger import UploadLedger, safe_filename
+from ingestcli.core.ledger import safe_filename
 from ingestcli.lambdas.api import handler as api_handler
 from ingestcli.lambdas.api.routes import MAX_UPLOAD_BYTES, Api
-from ingestcli.services.providers import ProviderRegistry
-from support.api_calls import CSV, SETTINGS, SIGNER, RecordingSts, altered, call, declare, event
+from support.api_calls import (
+    CSV,
+    SETTINGS,
+    SIGNER,
+    altered,
+    api_stack,
+    call,
+    declare,
+    event,
+)
 from support.names import BUCKET, PROVIDERS, REGION, UPLOADS
-from support.template import make_table
 
 UPLOAD_ID_SHAPE = re.compile(r"\d{8}T\d{9}Z-[a-z2-7]{10}")
 
 
 @pytest.fixture
 def stack(clients) -> dict[str, Any]:
-    """Tables, bucket and two providers; the API under test with a recording STS client."""
-    make_table(clients.dynamodb, PROVIDERS, "ProvidersTable")
-    make_table(clients.dynamodb, UPLOADS, "UploadsTable")
-    clients.s3.create_bucket(Bucket=BUCKET)
-    registry = ProviderRegistry(clients.dynamodb, PROVIDERS)
-    sts = RecordingSts(clients.sts)
-    return {
-        "api": Api(clients.s3, clients.dynamodb, sts, SETTINGS),
-        "sts": sts,
-        "registry": registry,
-        "alpha": registry.add("alpha")[1],
-        "bravo": registry.add("bravo", "Europe/Paris")[1],
-        "ledger": UploadLedger(clients.dynamodb, UPLOADS),
-    }
+    return api_stack(clients)
 
 
 def create(stack: dict[str, Any], who: str = "alpha", **declared: Any) -> dict[str, Any]:

@@ -7,25 +7,12 @@ from typing import Any
 
 import pytest
 
-from ingestcli.core.ledger import UploadLedger
-from ingestcli.lambdas.api.routes import Api
-from ingestcli.services.providers import ProviderRegistry
-from support.api_calls import SETTINGS, RecordingSts, call
-from support.names import BUCKET, PROVIDERS, UPLOADS
-from support.template import make_table
+from support.api_calls import api_stack, call
 
 
 @pytest.fixture
 def stack(clients) -> dict[str, Any]:
-    make_table(clients.dynamodb, PROVIDERS, "ProvidersTable")
-    make_table(clients.dynamodb, UPLOADS, "UploadsTable")
-    clients.s3.create_bucket(Bucket=BUCKET)
-    registry = ProviderRegistry(clients.dynamodb, PROVIDERS)
-    return {
-        "api": Api(clients.s3, clients.dynamodb, RecordingSts(clients.sts), SETTINGS),
-        "alpha": registry.add("alpha")[1],
-        "ledger": UploadLedger(clients.dynamodb, UPLOADS),
-    }
+    return api_stack(clients)
 
 
 @pytest.mark.parametrize(

@@ -7,8 +7,11 @@ import hashlib
 import json
 from typing import Any
 
+from ingestcli.core.ledger import UploadLedger
 from ingestcli.lambdas.api.routes import Api, Settings
+from ingestcli.services.providers import ProviderRegistry
 from support.names import BUCKET, PROVIDERS, UPLOADS
+from support.template import make_table
 
 SIGNER = "arn:aws:iam::123456789012:role/ingest-test-UploadSignerRole"
 SETTINGS = Settings(PROVIDERS, UPLOADS, BUCKET, SIGNER, url_expiry_seconds=300)
@@ -57,3 +60,21 @@ def declare(data: bytes = CSV, filename: str = "visits.csv", **changes: Any) -> 
 def altered(token: str) -> str:
     """The token with its last character changed: same shape, wrong secret."""
     return token[:-1] + ("B" if token[-1] != "B" else "C")
+
+
+def api_stack(clients: Any) -> dict[str, Any]:
+    """Tables, bucket and two providers (alpha, and bravo in Europe/Paris) on moto; the API
+    under test with a recording STS client."""
+    make_table(clients.dynamodb, PROVIDERS, "ProvidersTable")
+    make_table(clients.dynamodb, UPLOADS, "UploadsTable")
+    clients.s3.create_bucket(Bucket=BUCKET)
+    registry = ProviderRegistry(clients.dynamodb, PROVIDERS)
+    sts = RecordingSts(clients.sts)
+    return {
+        "api": Api(clients.s3, clients.dynamodb, sts, SETTINGS),
+        "sts": sts,
+        "registry": registry,
+        "alpha": registry.add("alpha")[1],
+        "bravo": registry.add("bravo", "Europe/Paris")[1],
+        "ledger": UploadLedger(clients.dynamodb, UPLOADS),
+    }
