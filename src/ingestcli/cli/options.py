@@ -32,7 +32,9 @@ def time_zone(name: str | None) -> tzinfo | None:
 ProfileOption = Annotated[
     str | None,
     typer.Option(
-        "--profile", help="Profile in ~/.config/ingest/config.toml [env: INGEST_PROFILE]."
+        "--profile",
+        help="ingest profile in ~/.config/ingest/config.toml [env: INGEST_PROFILE]; for an "
+        "AWS profile use --aws-profile.",
     ),
 ]
 StackOption = Annotated[
@@ -43,6 +45,15 @@ RegionOption = Annotated[str | None, typer.Option(help="AWS region [env: AWS_REG
 EndpointOption = Annotated[
     str | None,
     typer.Option(help="Send every AWS call here, e.g. a local moto [env: AWS_ENDPOINT_URL]."),
+]
+AwsProfileOption = Annotated[
+    str | None,
+    typer.Option(
+        "--aws-profile",
+        metavar="NAME",
+        help="AWS profile for credentials, as in ~/.aws/config [env: AWS_PROFILE]; --profile "
+        "names an ingest profile.",
+    ),
 ]
 YesOption = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
 

@@ -9,6 +9,7 @@ import typer
 
 from ingestcli.cli.exits import EXIT_PROBLEMS, reports_errors
 from ingestcli.cli.options import (
+    AwsProfileOption,
     EndpointOption,
     FormatOption,
     OutputFormat,
@@ -32,11 +33,15 @@ provider_app = typer.Typer(
 ProviderId = Annotated[str, typer.Argument(metavar="ID", help="The provider id, e.g. acme.")]
 
 
-def _registry(profile, stack_name, region, endpoint_url):
+def _registry(profile, stack_name, region, endpoint_url, aws_profile):
     from ingestcli.services.providers import ProviderRegistry
 
     settings = settings_for(
-        profile, stack_name=stack_name, region=region, endpoint_url=endpoint_url
+        profile,
+        stack_name=stack_name,
+        region=region,
+        endpoint_url=endpoint_url,
+        aws_profile=aws_profile,
     )
     (dynamodb,) = clients_for(settings, "dynamodb")
     return ProviderRegistry(dynamodb, stack_output(settings, "ProvidersTable"))
@@ -72,9 +77,10 @@ def add(
     stack_name: StackOption = None,
     region: RegionOption = None,
     endpoint_url: EndpointOption = None,
+    aws_profile: AwsProfileOption = None,
 ) -> None:
     """Register a provider and print its upload token (only its hash is stored)."""
-    registry = _registry(profile, stack_name, region, endpoint_url)
+    registry = _registry(profile, stack_name, region, endpoint_url, aws_profile)
     provider, token = registry.add(provider_id, timezone)
     _show_token(provider.provider_id, token, output_format, "Added provider")
 
@@ -87,13 +93,14 @@ def list_providers(
     stack_name: StackOption = None,
     region: RegionOption = None,
     endpoint_url: EndpointOption = None,
+    aws_profile: AwsProfileOption = None,
 ) -> None:
     """List the providers with their status and time zone."""
     import dataclasses
 
     from ingestcli.cli.render import output
 
-    providers = _registry(profile, stack_name, region, endpoint_url).list_providers()
+    providers = _registry(profile, stack_name, region, endpoint_url, aws_profile).list_providers()
     if output_format is OutputFormat.json:
         output.print_json([dataclasses.asdict(provider) for provider in providers])
         return
@@ -111,11 +118,12 @@ def revoke(
     stack_name: StackOption = None,
     region: RegionOption = None,
     endpoint_url: EndpointOption = None,
+    aws_profile: AwsProfileOption = None,
 ) -> None:
     """Stop a provider's access at once: its token and uploads not yet ingested."""
     from ingestcli.cli.render.output import stdout
 
-    registry = _registry(profile, stack_name, region, endpoint_url)
+    registry = _registry(profile, stack_name, region, endpoint_url, aws_profile)
     registry.require(provider_id)  # an unknown id is an error, not a question
     if not yes and not sys.stdin.isatty():
         raise UsageError("revoking asks for confirmation: with no terminal to ask on, add --yes")
@@ -135,9 +143,10 @@ def rotate(
     stack_name: StackOption = None,
     region: RegionOption = None,
     endpoint_url: EndpointOption = None,
+    aws_profile: AwsProfileOption = None,
 ) -> None:
     """Give a provider a new token; the old one stops working at once."""
-    token = _registry(profile, stack_name, region, endpoint_url).rotate(provider_id)
+    token = _registry(profile, stack_name, region, endpoint_url, aws_profile).rotate(provider_id)
     _show_token(provider_id, token, output_format, "New token for")
 
 
@@ -153,6 +162,7 @@ def presign(
     stack_name: StackOption = None,
     region: RegionOption = None,
     endpoint_url: EndpointOption = None,
+    aws_profile: AwsProfileOption = None,
 ) -> None:
     """An upload URL for a provider, to hand over out of band (`ingest upload FILE --url`),
     with a URL of its report, valid 7 days (`--report-url`), and the PUT's exact headers."""
@@ -161,7 +171,11 @@ def presign(
     from ingestcli.services.session import aws_errors
 
     settings = settings_for(
-        profile, stack_name=stack_name, region=region, endpoint_url=endpoint_url
+        profile,
+        stack_name=stack_name,
+        region=region,
+        endpoint_url=endpoint_url,
+        aws_profile=aws_profile,
     )
     s3, dynamodb = clients_for(settings, "s3", "dynamodb")
     with aws_errors():

@@ -9,6 +9,7 @@ import typer
 
 from ingestcli.cli.exits import reports_errors
 from ingestcli.cli.options import (
+    AwsProfileOption,
     EndpointOption,
     ProfileOption,
     RegionOption,
@@ -46,6 +47,7 @@ def query(
     stack_name: StackOption = None,
     region: RegionOption = None,
     endpoint_url: EndpointOption = None,
+    aws_profile: AwsProfileOption = None,
 ) -> None:
     """A patient's records, oldest first: one DynamoDB Query on the provider's partition."""
     from ingestcli.cli.render.query import (
@@ -57,7 +59,11 @@ def query(
     from ingestcli.services.support import records
 
     settings = settings_for(
-        profile, stack_name=stack_name, region=region, endpoint_url=endpoint_url
+        profile,
+        stack_name=stack_name,
+        region=region,
+        endpoint_url=endpoint_url,
+        aws_profile=aws_profile,
     )
     (dynamodb,) = clients_for(settings, "dynamodb")
     found = records(

@@ -9,6 +9,7 @@ import typer
 
 from ingestcli.cli.exits import EXIT_OK, EXIT_PROBLEMS, reports_errors
 from ingestcli.cli.options import (
+    AwsProfileOption,
     EndpointOption,
     OutputFormat,
     ProfileOption,
@@ -27,6 +28,7 @@ def deploy(
     region: RegionOption = None,
     profile: ProfileOption = None,
     endpoint_url: EndpointOption = None,
+    aws_profile: AwsProfileOption = None,
     parameter: Annotated[
         list[str] | None,
         typer.Option(metavar="KEY=VALUE", help="A template parameter; repeat for more."),
@@ -51,7 +53,12 @@ def deploy(
     from ingestcli.services import session as aws
 
     settings = settings_for(
-        profile, allow_new=True, stack_name=stack_name, region=region, endpoint_url=endpoint_url
+        profile,
+        allow_new=True,
+        stack_name=stack_name,
+        region=region,
+        endpoint_url=endpoint_url,
+        aws_profile=aws_profile,
     )
     cfn, s3, sts = clients_for(settings, "cloudformation", "s3", "sts")
     endpoint = aws.endpoint_in_use(aws.AwsTarget.from_settings(settings))
@@ -95,6 +102,7 @@ def destroy(
     region: RegionOption = None,
     profile: ProfileOption = None,
     endpoint_url: EndpointOption = None,
+    aws_profile: AwsProfileOption = None,
     yes: YesOption = False,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Show what would go and what stays, then stop.")
@@ -108,7 +116,11 @@ def destroy(
     from ingestcli.services import config
 
     settings = settings_for(
-        profile, stack_name=stack_name, region=region, endpoint_url=endpoint_url
+        profile,
+        stack_name=stack_name,
+        region=region,
+        endpoint_url=endpoint_url,
+        aws_profile=aws_profile,
     )
     (cfn,) = clients_for(settings, "cloudformation")
     plan = DestroyPlanner(cfn).plan(settings.stack_name)
@@ -131,6 +143,7 @@ def status(
     region: RegionOption = None,
     profile: ProfileOption = None,
     endpoint_url: EndpointOption = None,
+    aws_profile: AwsProfileOption = None,
     output_format: Annotated[
         OutputFormat, typer.Option("--format", help="text for people, json for scripts.")
     ] = OutputFormat.text,
@@ -140,7 +153,11 @@ def status(
     from ingestcli.deploy.status import read_status
 
     settings = settings_for(
-        profile, stack_name=stack_name, region=region, endpoint_url=endpoint_url
+        profile,
+        stack_name=stack_name,
+        region=region,
+        endpoint_url=endpoint_url,
+        aws_profile=aws_profile,
     )
     cfn, sqs = clients_for(settings, "cloudformation", "sqs")
     state = read_status(cfn, sqs, settings.stack_name)

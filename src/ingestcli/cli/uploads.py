@@ -9,6 +9,7 @@ import typer
 
 from ingestcli.cli.exits import EXIT_OK, EXIT_PROBLEMS, reports_errors
 from ingestcli.cli.options import (
+    AwsProfileOption,
     EndpointOption,
     FormatOption,
     OutputFormat,
@@ -154,9 +155,13 @@ def upload(
     raise typer.Exit(EXIT_OK if report.get("status") == UploadStatus.SUCCEEDED else EXIT_PROBLEMS)
 
 
-def _support_clients(profile, stack_name, region, endpoint_url, *services: str):
+def _support_clients(profile, stack_name, region, endpoint_url, aws_profile, *services: str):
     settings = settings_for(
-        profile, stack_name=stack_name, region=region, endpoint_url=endpoint_url
+        profile,
+        stack_name=stack_name,
+        region=region,
+        endpoint_url=endpoint_url,
+        aws_profile=aws_profile,
     )
     return settings, clients_for(settings, *services)
 
@@ -172,6 +177,7 @@ def uploads(
     stack_name: StackOption = None,
     region: RegionOption = None,
     endpoint_url: EndpointOption = None,
+    aws_profile: AwsProfileOption = None,
 ) -> None:
     """Your recent uploads and their status (or a provider's, with --provider)."""
     from ingestcli.cli.render import output
@@ -183,7 +189,7 @@ def uploads(
         from ingestcli.services.support import uploads as recent_uploads
 
         settings, (dynamodb,) = _support_clients(
-            profile, stack_name, region, endpoint_url, "dynamodb"
+            profile, stack_name, region, endpoint_url, aws_profile, "dynamodb"
         )
         table = stack_output(settings, "UploadsTable")
         found = recent_uploads(dynamodb, table, provider, limit)
@@ -204,6 +210,7 @@ def report(
     stack_name: StackOption = None,
     region: RegionOption = None,
     endpoint_url: EndpointOption = None,
+    aws_profile: AwsProfileOption = None,
 ) -> None:
     """One upload's report: counts and the first problems (or a provider's, with --provider)."""
     from ingestcli.cli.render import output
@@ -214,7 +221,9 @@ def report(
     else:
         from ingestcli.services.support import report as read_report
 
-        settings, (s3,) = _support_clients(profile, stack_name, region, endpoint_url, "s3")
+        settings, (s3,) = _support_clients(
+            profile, stack_name, region, endpoint_url, aws_profile, "s3"
+        )
         document = read_report(s3, stack_output(settings, "UploadsBucket"), provider, upload_id)
     if output_format is OutputFormat.json:
         output.print_json(document)
