@@ -40,7 +40,7 @@ def operator(moto_endpoint: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     return run
 
 
-def test_deploy_status_redeploy_destroy(operator, tmp_path: Path) -> None:
+def test_deploy_status_redeploy_destroy(operator, moto_endpoint: str, tmp_path: Path) -> None:
     deployed = operator("deploy", "--stack-name", "ops-first", "--yes")
     assert deployed.exit_code == 0, deployed.output
     assert "CreateFunctionUrl=false" in deployed.stdout
@@ -75,7 +75,10 @@ def test_deploy_status_redeploy_destroy(operator, tmp_path: Path) -> None:
 
     gone = operator("status")
     assert gone.exit_code == 1
-    assert gone.stderr.strip() == "error: stack ops-first does not exist: run ingest deploy"
+    assert gone.stderr.strip() == (
+        f"error: stack ops-first does not exist in region us-east-1 (endpoint {moto_endpoint}): "
+        "check --region and --stack-name, or create it with `ingest deploy`"
+    )
 
 
 def test_an_endpoint_given_as_option_is_saved_in_the_profile(
@@ -150,13 +153,16 @@ def test_no_credentials_is_one_clear_line(
 
 
 def test_a_loopback_endpoint_without_credentials_signs_with_dummy_ones(
-    operator, monkeypatch: pytest.MonkeyPatch
+    operator, moto_endpoint: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
         monkeypatch.delenv(name)
     result = operator("status", "--stack-name", "ops-nocreds")
     assert result.exit_code == 1
-    assert result.stderr == "error: stack ops-nocreds does not exist: run ingest deploy\n"
+    assert result.stderr == (
+        f"error: stack ops-nocreds does not exist in region us-east-1 (endpoint {moto_endpoint}): "
+        "check --region and --stack-name, or create it with `ingest deploy`\n"
+    )
 
 
 # `ingest destroy --dry-run`: it shows what would go and what keeps its data, and changes nothing.
@@ -190,7 +196,10 @@ def test_a_dry_run_destroy_shows_the_plan_and_changes_nothing(operator, tmp_path
     assert "DELETE_COMPLETE" in destroyed.stdout
 
 
-def test_a_dry_run_of_a_missing_stack_is_one_line(operator) -> None:
+def test_a_dry_run_of_a_missing_stack_is_one_line(operator, moto_endpoint: str) -> None:
     result = operator("destroy", "--stack-name", "ops-dry-none", "--dry-run")
     assert result.exit_code == 1
-    assert result.stderr == "error: stack ops-dry-none does not exist: run ingest deploy\n"
+    assert result.stderr == (
+        f"error: stack ops-dry-none does not exist in region us-east-1 (endpoint {moto_endpoint}): "
+        "check --region and --stack-name, or create it with `ingest deploy`\n"
+    )

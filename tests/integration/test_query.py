@@ -313,7 +313,7 @@ def test_the_table_shows_both_times_and_counts(
     rows = [*two_uploads, {**two_uploads[0], "ward": "\x1b[2J[bold]x"}]
     assert render_records_table(rows, limit=3) == 3
     out = capsys.readouterr().out
-    assert "2024-03-01T08:00:00.000000Z" in out
+    assert "2024-03-01T08:00:00" in out  # as stored, or as render/query.py shortens it
     assert "2024-03-01T09:00:00+01:00" in out
     assert "upload-b" in out
     assert "\x1b" not in out

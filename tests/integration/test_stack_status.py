@@ -1,18 +1,21 @@
 """`ingest status` and `ingest destroy` on a stack deployed into moto: outputs and queue
-depths, and a destroy that deletes the stack but keeps the data."""
+depths, a destroy that deletes the stack but keeps the data, and a missing stack that says
+where it was looked for (a custom endpoint too: tests/unit/test_stack_not_found.py)."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
 import pytest
+from typer.testing import CliRunner
 
+from ingestcli.cli.app import app
 from ingestcli.deploy.executor import DestroyExecutor
 from ingestcli.deploy.planner import DestroyPlanner
-from ingestcli.deploy.stack import describe_stack
+from ingestcli.deploy.stack import StackNotFound, describe_stack
 from ingestcli.deploy.status import read_status
 from ingestcli.errors import DeployError
-from support.names import STACK
+from support.names import REGION, STACK
 from support.template import RETAINED
 
 
@@ -33,9 +36,25 @@ def test_status_reports_outputs_and_queue_depths(clients, deployed: dict[str, st
     assert depths == {"queue": (queue, 2, 1, 0), "dead-letter queue": (dead_letters, 2, 0, 0)}
 
 
-def test_status_of_a_missing_stack_says_to_deploy(clients) -> None:
-    with pytest.raises(DeployError, match=f"stack {STACK} does not exist: run ingest deploy"):
+def test_status_of_a_missing_stack_says_where_it_looked_and_what_to_do(clients) -> None:
+    with pytest.raises(StackNotFound) as caught:
         read_status(clients.cfn, clients.sqs, STACK)
+    assert str(caught.value) == (
+        f"stack {STACK} does not exist in region {REGION}: check --region and --stack-name, "
+        "or create it with `ingest deploy`"
+    )
+    assert (caught.value.stack_name, caught.value.region) == (STACK, REGION)
+    assert caught.value.endpoint_url is None  # AWS's own endpoint goes without saying
+
+
+def test_ingest_status_of_a_stack_in_another_region_names_both(clients, deployed) -> None:
+    result = CliRunner().invoke(app, ["status", "--stack-name", STACK, "--region", "eu-west-1"])
+    assert result.exit_code == 1
+    assert result.stdout == ""
+    assert result.stderr == (
+        f"error: stack {STACK} does not exist in region eu-west-1: check --region and "
+        "--stack-name, or create it with `ingest deploy`\n"
+    )
 
 
 def test_destroy_deletes_the_stack_and_keeps_the_data(clients, deployed: dict[str, str]) -> None:
@@ -64,5 +83,5 @@ def test_destroy_deletes_the_stack_and_keeps_the_data(clients, deployed: dict[st
 
 
 def test_destroy_of_a_missing_stack_says_so(clients) -> None:
-    with pytest.raises(DeployError, match="does not exist"):
+    with pytest.raises(DeployError, match=f"^stack {STACK} does not exist in region {REGION}: "):
         DestroyPlanner(clients.cfn).plan(STACK)

@@ -1,10 +1,11 @@
 """docs/support-policy.json grants support staff exactly what their commands call, no more.
 
-The commands' cores (query.records, query.report, query.uploads, and stack.stack_outputs to
-find the resources) run against a stack deployed into moto while every AWS operation is
-recorded; each call must be allowed by one of the policy's statements once its placeholders
-are filled from that stack, and each statement must be used. The placeholders name the
-template's resources and outputs, so a renamed resource breaks this test, not production.
+The commands' cores (support.records, support.report, support.uploads, each checking the
+provider in the providers table first, and stack.stack_outputs to find the resources) run
+against a stack deployed into moto while every AWS operation is recorded; each call must be
+allowed by one of the policy's statements once its placeholders are filled from that stack,
+and each statement must be used. The placeholders name the template's resources and
+outputs, so a renamed resource breaks this test, not production.
 (What can be read off the policy file alone: tests/unit/test_support_policy_file.py.)
 """
 
@@ -19,7 +20,8 @@ from ingestcli.core.layout import report_key
 from ingestcli.core.ledger import UploadLedger
 from ingestcli.deploy.stack import stack_outputs
 from ingestcli.errors import NotFound
-from ingestcli.services.support import records, report, uploads
+from ingestcli.services.providers import ProviderRegistry, UnknownProvider
+from ingestcli.services.support import ProvidersTable, records, report, uploads
 from support.iam_policy import as_list, conditions_hold, filled, statements
 from support.names import STACK
 from support.records import item
@@ -61,6 +63,7 @@ def support_session(deployed: dict[str, str], clients: Any) -> tuple[Recorder, d
     clients.dynamodb.put_item(
         TableName=deployed["RecordsTable"], Item=item("MRN1", "2024-03-01T10:00:00Z")
     )
+    ProviderRegistry(clients.dynamodb, deployed["ProvidersTable"]).add("acme")
     UploadLedger(clients.dynamodb, deployed["UploadsTable"]).register("acme", "u1")
     clients.s3.put_object(
         Bucket=deployed["UploadsBucket"], Key=report_key("acme", "u1"), Body=b'{"rows": 0}'
@@ -70,16 +73,29 @@ def support_session(deployed: dict[str, str], clients: Any) -> tuple[Recorder, d
     recorder = Recorder(clients.cfn, clients.dynamodb, clients.s3)
 
     outputs = stack_outputs(clients.cfn, STACK)
-    found = records(clients.dynamodb, outputs["RecordsTable"], "acme", "MRN1")
+    providers = ProvidersTable(clients.dynamodb, outputs["ProvidersTable"])
+    records_table, bucket = outputs["RecordsTable"], outputs["UploadsBucket"]
+    found = records(clients.dynamodb, records_table, "acme", "MRN1", providers=providers)
     assert len(list(found)) == 1
     bounded = records(
-        clients.dynamodb, outputs["RecordsTable"], "acme", "MRN1", since="2024-03-01", limit=1
+        clients.dynamodb,
+        records_table,
+        "acme",
+        "MRN1",
+        since="2024-03-01",
+        limit=1,
+        providers=providers,
     )
     assert len(list(bounded)) == 1
-    assert report(clients.s3, outputs["UploadsBucket"], "acme", "u1") == {"rows": 0}
+    with pytest.raises(UnknownProvider):
+        records(clients.dynamodb, records_table, "nosuch", "MRN1", providers=providers)
+    assert report(clients.s3, bucket, "acme", "u1", providers=providers) == {"rows": 0}
     with pytest.raises(NotFound):
-        report(clients.s3, outputs["UploadsBucket"], "acme", "u2")
-    assert len(uploads(clients.dynamodb, outputs["UploadsTable"], "acme", 10)) == 1
+        report(clients.s3, bucket, "acme", "u2", providers=providers)
+    assert (
+        len(uploads(clients.dynamodb, outputs["UploadsTable"], "acme", 10, providers=providers))
+        == 1
+    )
 
     values = {
         "AWS::Partition": "aws",
@@ -112,6 +128,10 @@ def test_every_call_is_allowed_and_every_grant_is_used(
         used.add(action)
     granted = {action for statement in statements() for action in as_list(statement["Action"])}
     assert granted == used
-    # Records and uploads are read from their own tables, each under its own statement.
+    # Records and uploads are read from their own tables, each under its own statement, and
+    # the providers table only item by item: support staff never list it.
     tables = {params["TableName"] for action, params in recorder.calls if action.endswith("Query")}
     assert tables == {values["RecordsTable"], values["UploadsTable"]}
+    checked = [params for action, params in recorder.calls if action == "dynamodb:GetItem"]
+    assert {params["TableName"] for params in checked} == {values["ProvidersTable"]}
+    assert len(checked) == 6  # once per read: 3 of records (one unknown), 2 reports, uploads

@@ -144,7 +144,9 @@ def test_a_missing_stack_says_to_deploy() -> None:
             "ValidationError",
             f"Stack with id {STACK} does not exist",
         )
-        with pytest.raises(DeployError, match=f"stack {STACK} does not exist: run ingest deploy"):
+        with pytest.raises(
+            DeployError, match=f"^stack {STACK} does not exist in region {REGION}: "
+        ):
             DestroyPlanner(cfn).plan(STACK)
 
 
@@ -297,5 +299,7 @@ def test_an_output_of_a_missing_stack_says_to_deploy() -> None:
             "ValidationError",
             f"Stack with id {STACK} does not exist",
         )
-        with pytest.raises(DeployError, match=f"stack {STACK} does not exist: run ingest deploy"):
+        with pytest.raises(
+            DeployError, match=f"^stack {STACK} does not exist in region {REGION}: "
+        ):
             output_value("RecordsTable", saved={}, stack_name=STACK, cfn=Factory(cfn))

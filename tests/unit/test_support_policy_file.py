@@ -62,3 +62,19 @@ def test_reports_are_readable_and_listable_but_never_uploads_or_rejects() -> Non
     assert conditions_hold(listing, {"Prefix": report_key("acme", "u1")})
     for prefix in (None, "", "acme/", "acme/uploads/", "acme/rejects/u1.csv"):
         assert not conditions_hold(listing, {"Prefix": prefix}), prefix
+
+
+def test_the_providers_table_is_read_one_item_at_a_time_and_no_other_way() -> None:
+    table = "arn:${AWS::Partition}:dynamodb:${AWS::Region}:${AWS::AccountId}:table/"
+    on_providers = [
+        action
+        for statement in statements()
+        if any(r.startswith(table + "${ProvidersTable}") for r in as_list(statement["Resource"]))
+        for action in as_list(statement["Action"])
+    ]
+    # GetItem, to check that --provider names an active provider: never a Scan or Query,
+    # which would list every provider, and never a write.
+    assert on_providers == ["dynamodb:GetItem"]
+    for statement in statements():
+        for resource in as_list(statement["Resource"]):
+            assert not resource.startswith(table) or not resource.endswith("*"), resource

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from botocore.exceptions import ClientError
 
@@ -27,6 +28,32 @@ if TYPE_CHECKING:
 MAX_STACK_NAME = 27
 _STACK_NAME = re.compile(r"[a-z][a-z0-9-]*")
 _RESERVED_PREFIXES = ("xn--", "sthree-", "amzn-s3-demo-")  # refused by S3 in bucket names
+# Hosts of AWS's own endpoints: any other endpoint (a local moto, a proxy) was set on purpose.
+_AWS_HOSTS = (".amazonaws.com", ".amazonaws.com.cn", ".api.aws")
+_SHOWN_CHARS = 200  # of a stack name or an endpoint URL, both of which a config file can set
+
+
+class StackNotFound(DeployError):
+    """No stack of that name where the client looked: the message names the stack, the
+    region and (when it is not AWS's own) the endpoint, the usual causes of a wrong guess."""
+
+    def __init__(self, stack_name: str, region: str | None, endpoint_url: str | None) -> None:
+        self.stack_name, self.region, self.endpoint_url = stack_name, region, endpoint_url
+        where = f"in region {region}" if region else "in the default region"
+        if endpoint_url:
+            where += f" (endpoint {endpoint_url[:_SHOWN_CHARS]})"
+        super().__init__(
+            f"stack {stack_name[:_SHOWN_CHARS]} does not exist {where}: check --region and "
+            "--stack-name, or create it with `ingest deploy`"
+        )
+
+    @classmethod
+    def seen_by(cls, cfn: BaseClient, stack_name: str) -> StackNotFound:
+        """The stack as missing where `cfn` looked: its region, and its endpoint if custom."""
+        endpoint = cfn.meta.endpoint_url or None
+        host = (urlsplit(endpoint).hostname or "") if endpoint else ""
+        custom = endpoint if endpoint and not host.endswith(_AWS_HOSTS) else None
+        return cls(stack_name, cfn.meta.region_name, custom)
 
 
 def validate_stack_name(name: str) -> str:
@@ -56,10 +83,11 @@ def describe_stack(cfn: BaseClient, stack: str) -> dict[str, Any] | None:
 
 
 def existing_stack(cfn: BaseClient, stack_name: str) -> dict[str, Any]:
-    """The stack's description; a missing stack is a DeployError that says what to run."""
+    """The stack's description; a missing stack is StackNotFound, which says where it looked
+    (a stack in another region is the usual surprise) and what to do."""
     stack = describe_stack(cfn, stack_name)
     if stack is None:
-        raise DeployError(f"stack {stack_name} does not exist: run ingest deploy")
+        raise StackNotFound.seen_by(cfn, stack_name)
     return stack
 
 

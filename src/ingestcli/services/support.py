@@ -4,6 +4,10 @@ Records are found with one DynamoDB Query on the provider's partition, bounded b
 key `<mrn>#<date_time UTC>`, never with a Scan: a Scan reads every tenant's rows to find one
 patient's, costs the whole table each time and puts other patients' data on the wire.
 
+Every read first checks, with one GetItem on the providers table, that the provider is
+registered and active: a mistyped id would otherwise answer "no records for this MRN", and
+support staff could take that to mean the patient has none.
+
 Error messages never repeat the MRN or a bound as typed: the MRN is patient data, and a
 message may end up in a terminal log or a support ticket.
 """
@@ -12,6 +16,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
@@ -20,9 +25,10 @@ from ingestcli.core.date_time import normalise_date_time
 from ingestcli.core.items import flatten, query_items
 from ingestcli.core.layout import UPLOAD_ID, UPLOAD_ID_RULE
 from ingestcli.core.ledger import UploadLedger, upload_summary
+from ingestcli.core.providers_table import ACTIVE, REVOKED, read_provider
 from ingestcli.core.reports import read_report
 from ingestcli.errors import NotFound, UsageError
-from ingestcli.services.providers import check_provider_id
+from ingestcli.services.providers import ProviderRevoked, UnknownProvider, check_provider_id
 from ingestcli.services.session import aws_errors, aws_errors_while
 
 if TYPE_CHECKING:
@@ -36,6 +42,31 @@ Record = dict[str, str | int]
 LATEST = "9999-12-31T23:59:59.999999Z"
 _PLAIN_DATE = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
 _DAY_START, _DAY_END = "T00:00:00.000000Z", "T23:59:59.999999Z"
+
+
+@dataclass(frozen=True)
+class ProvidersTable:
+    """The providers table (stack output ProvidersTable), through a DynamoDB client."""
+
+    dynamodb: BaseClient
+    name: str
+
+    def require_active(self, provider: str) -> None:
+        """Raise UnknownProvider or ProviderRevoked (exit 2), naming the id, unless the
+        provider is registered and active; AwsError if the table cannot be read."""
+        with aws_errors():
+            found = read_provider(self.dynamodb, self.name, provider, "providerId", "status")
+        if found is None:
+            raise UnknownProvider(
+                f"--provider: no provider '{provider}' is registered: check the id "
+                "(`ingest provider list` shows them)"
+            )
+        if found.get("status") != ACTIVE:
+            state = "revoked" if found.get("status") == REVOKED else "not active"
+            raise ProviderRevoked(
+                f"--provider: provider '{provider}' is {state}: only an active provider's "
+                "data is shown; ask an operator"
+            )
 
 
 def _check_limit(limit: int | None) -> None:
@@ -80,12 +111,14 @@ def records(
     until: str | None = None,
     limit: int | None = None,
     newest_first: bool = False,
+    providers: ProvidersTable | None = None,
 ) -> Iterator[Record]:
     """One patient's records, oldest first (or newest), read page by page as they are used.
 
     `since` and `until` are inclusive (see parse_bound). Every argument is checked before
-    any call, so a bad one raises UsageError at once; AWS failures raise AwsError while
-    iterating. At most `limit` items are ever read.
+    any call, so a bad one raises UsageError at once; then the provider must be active in
+    `providers` (None skips that: for a caller that has just registered it); AWS failures
+    of the Query raise AwsError while iterating. At most `limit` items are ever read.
     """
     check_provider_id(provider, "--provider")
     try:
@@ -97,6 +130,8 @@ def records(
     high = None if until is None else parse_bound(until, end_of_day=True)
     if low is not None and high is not None and low > high:
         raise UsageError("--since is later than --until: no record can fall between them")
+    if providers is not None:
+        providers.require_active(provider)
     values = {":provider": {"S": provider}}
     if low is None and high is None:
         condition = "begins_with(sortKey, :prefix)"
@@ -115,13 +150,23 @@ def records(
     return (flatten(item, leave_out=KEY_ATTRIBUTES) for item in items)
 
 
-def report(s3: BaseClient, bucket: str, provider: str, upload_id: str) -> dict[str, Any]:
+def report(
+    s3: BaseClient,
+    bucket: str,
+    provider: str,
+    upload_id: str,
+    *,
+    providers: ProvidersTable | None = None,
+) -> dict[str, Any]:
     """An upload's report, as the ingest Lambda wrote it. Raises UsageError for ids of the
-    wrong shape, NotFound when there is no report (a wrong id, another provider's upload,
-    or a file still being ingested), AwsError otherwise."""
+    wrong shape or a provider not active in `providers` (None skips that check), NotFound
+    when there is no report (a wrong id, another provider's upload, or a file still being
+    ingested), AwsError otherwise."""
     check_provider_id(provider, "--provider")
     if not UPLOAD_ID.fullmatch(upload_id):
         raise UsageError(UPLOAD_ID_RULE)
+    if providers is not None:
+        providers.require_active(provider)
     with aws_errors():
         found = read_report(s3, bucket, provider, upload_id)
     if found is None:
@@ -133,10 +178,20 @@ def report(s3: BaseClient, bucket: str, provider: str, upload_id: str) -> dict[s
     return found
 
 
-def uploads(dynamodb: BaseClient, table: str, provider: str, limit: int) -> list[dict[str, Any]]:
-    """The provider's latest `limit` uploads, newest first, shaped as the API lists them."""
+def uploads(
+    dynamodb: BaseClient,
+    table: str,
+    provider: str,
+    limit: int,
+    *,
+    providers: ProvidersTable | None = None,
+) -> list[dict[str, Any]]:
+    """The provider's latest `limit` uploads, newest first, shaped as the API lists them;
+    UsageError for a provider not active in `providers` (None skips that check)."""
     check_provider_id(provider, "--provider")
     _check_limit(limit)
+    if providers is not None:
+        providers.require_active(provider)
     with aws_errors():
         return [
             upload_summary(item) for item in UploadLedger(dynamodb, table).recent(provider, limit)
