@@ -146,6 +146,29 @@ def test_missing_column_without_a_near_name_gives_no_hint():
     assert "found" not in violation.message
 
 
+@pytest.mark.parametrize(
+    ("text", "delimiter"),
+    [
+        pytest.param("medical_record_number;date_time;note\n", ";", id="semicolons"),
+        pytest.param("medical_record_number\tdate_time\r\n", "\t", id="tabs"),
+        pytest.param("medical_record_number|date_time", "|", id="bars-no-newline"),
+        pytest.param('"medical_record_number";"date_time";"a;b"\n', ";", id="quoted-r-write.csv2"),
+        pytest.param(" medical_record_number ; date_time ;note, with comma\n", ";", id="padded"),
+        pytest.param("\ufeffmedical_record_number;date_time\n", ";", id="bom"),
+        pytest.param("\n\r\nmedical_record_number;date_time\n", ";", id="after-blank-lines"),
+        pytest.param("note;date_time\tmedical_record_number\n", None, id="no-one-delimiter"),
+        pytest.param("medical_record_number;datetime\n", None, id="a-column-still-missing"),
+        pytest.param("Medical_Record_Number;date_time\n", None, id="wrong-case"),
+        pytest.param("medical_record_number,date_time;x,date_time\n", None, id="commas-hold-both"),
+        pytest.param("mrn,when\n", None, id="plain-missing-column"),
+        pytest.param("", None, id="nothing"),
+        pytest.param('medical_record_number;"date_time\n', ";", id="unclosed-quote"),
+    ],
+)  # fmt: skip
+def test_other_delimiter_is_the_one_that_gives_both_required_columns(text, delimiter):
+    assert contract.other_delimiter(text) == delimiter
+
+
 def test_reserved_names_are_exactly_the_key_and_bookkeeping_attributes():
     expected = {
         "providerId",
@@ -252,7 +275,8 @@ ACCEPTED = [
     ("2024-03-01T14:30Z", "2024-03-01T14:30:00.000000Z"),
     ("2024-03-01 14:30-05:00", "2024-03-01T19:30:00.000000Z"),
     ("  2024-03-01T14:30:00Z\t", "2024-03-01T14:30:00.000000Z"),
-    # fractions: '.' or ',', 1 to 6 digits, or more when the extra ones are zeros
+    # fractions: '.' or ',', 1 to 9 digits, or more when the extra ones are zeros; digits
+    # past the sixth are cut, never rounded (.NET's "o" and SQL Server write seven)
     ("2024-03-01T14:30:00.5Z", "2024-03-01T14:30:00.500000Z"),
     ("2024-03-01T14:30:00,25Z", "2024-03-01T14:30:00.250000Z"),
     ("2024-03-01T14:30:00.123456Z", "2024-03-01T14:30:00.123456Z"),
@@ -260,6 +284,14 @@ ACCEPTED = [
     ("2024-03-01T14:30:00.123456000Z", "2024-03-01T14:30:00.123456Z"),
     ("2024-03-01T14:30:00.100000000000Z", "2024-03-01T14:30:00.100000Z"),
     ("2024-03-01T14:30:00.999999+05:30", "2024-03-01T09:00:00.999999Z"),
+    ("2024-03-01T14:30:00.1234567Z", "2024-03-01T14:30:00.123456Z"),
+    ("2024-03-01T14:30:00.1234569Z", "2024-03-01T14:30:00.123456Z"),
+    ("2024-03-01T14:30:00.12345678-05:00", "2024-03-01T19:30:00.123456Z"),
+    ("2024-03-01T14:30:00.123456789+05:30", "2024-03-01T09:00:00.123456Z"),
+    ("2024-03-01T14:30:00,9999999Z", "2024-03-01T14:30:00.999999Z"),
+    ("2024-03-01 14:30:00.0000009Z", "2024-03-01T14:30:00.000000Z"),
+    ("2024-03-01T14:30:00.1234567890Z", "2024-03-01T14:30:00.123456Z"),
+    ("20240301T143000,0000001Z", "2024-03-01T14:30:00.000000Z"),
     # basic format
     ("20240301T143000Z", "2024-03-01T14:30:00.000000Z"),
     ("20240301T1430Z", "2024-03-01T14:30:00.000000Z"),
@@ -281,6 +313,7 @@ ACCEPTED = [
     ("0001-01-01T00:00:00Z", "0001-01-01T00:00:00.000000Z"),
     ("0001-01-01T23:00:00+14:00", "0001-01-01T09:00:00.000000Z"),
     ("9999-12-31T23:59:59.999999Z", "9999-12-31T23:59:59.999999Z"),
+    ("9999-12-31T23:59:59.999999999Z", "9999-12-31T23:59:59.999999Z"),  # rounding would overflow
     ("9999-12-31T00:00:00-14:00", "9999-12-31T14:00:00.000000Z"),
 ]
 
@@ -347,9 +380,10 @@ def test_normalise_accepts(normalise, value, expected):
         ("2024-03-01T14:30:00-1500", "date_time_offset_range"),
         ("2024-03-01T14:30:00+05:60", "date_time_offset_range"),
         ("2024-03-01T14:30:00+99:99", "date_time_offset_range"),
-        ("2024-03-01T14:30:00.1234567Z", "date_time_too_precise"),
-        ("2024-03-01T14:30:00.123456001Z", "date_time_too_precise"),
-        ("20240301T143000,0000001Z", "date_time_too_precise"),
+        ("2024-03-01T14:30:00.1234567891Z", "date_time_too_precise"),
+        ("2024-03-01T14:30:00.123456789001Z", "date_time_too_precise"),
+        ("2024-03-01T14:30:00.1234567891-05:00", "date_time_too_precise"),
+        ("20240301T143000,0000000001Z", "date_time_too_precise"),
         ("0001-01-01T00:00:00+00:01", "date_time_out_of_range"),
         ("0001-01-01T13:59:59+14:00", "date_time_out_of_range"),
         ("9999-12-31T23:59:59-00:01", "date_time_out_of_range"),
@@ -372,10 +406,36 @@ def test_second_60_is_named_a_leap_second():
     assert "leap second" in violation.message
 
 
-def test_too_precise_is_checked_before_truncating():
-    # Dropping the check would silently store 14:30:00.123456Z for a later instant.
-    violation = violation_of(dates.normalise_date_time, "2024-03-01T14:30:00.1234569Z")
+@pytest.mark.parametrize("normalise", NORMALISERS)
+def test_too_precise_is_checked_before_truncating(normalise):
+    # A tenth digit is finer than any clock writes: refused, not cut with the others.
+    violation = violation_of(normalise, "2024-03-01T14:30:00.0000000001Z")
     assert violation.code == "date_time_too_precise"
+    assert (
+        violation.message
+        == "has more than 9 fraction digits (finer than a nanosecond): cut it to 9 or fewer"
+    )
+
+
+@pytest.mark.parametrize("normalise", NORMALISERS)
+def test_values_differing_only_past_the_microsecond_are_one_instant(normalise):
+    # .NET and SQL Server write 100 ns ticks: both are stored as 14:30:00.123456Z, one key.
+    assert {
+        normalise("2024-03-01T14:30:00.1234561Z"),
+        normalise("2024-03-01T14:30:00.1234569Z"),
+        normalise("2024-03-01T09:30:00.123456999-05:00"),
+    } == {"2024-03-01T14:30:00.123456Z"}
+    assert normalise("2024-03-01T14:30:00.1234570Z") == "2024-03-01T14:30:00.123457Z"
+
+
+@pytest.mark.parametrize("normalise", NORMALISERS)
+def test_no_offset_tells_the_provider_what_to_do(normalise):
+    violation = violation_of(normalise, "2024-03-01T14:30:00")
+    assert violation.message == (
+        "has no UTC offset: add one (such as -05:00 or Z), or ask your operator to register "
+        "your time zone; `ingest upload` then checks with it, and `ingest validate --assume-tz "
+        "ZONE` checks as the server would"
+    )
 
 
 # --------------------------------------------------------------------------- time zones
@@ -422,6 +482,9 @@ def test_zone_refuses_skipped_and_repeated_times(normalise, value, code):
     violation = violation_of(normalise, value, NEW_YORK)
     assert violation.code == code
     assert violation.column == DT
+    if code != "date_time_impossible":  # read in the zone the provider has or assumed
+        assert "in your time zone" in violation.message
+        assert "provider" not in violation.message
 
 
 def test_utc_zone_reads_values_without_offset_as_utc():
@@ -505,6 +568,25 @@ def test_to_item_builds_the_low_level_dynamodb_item():
         "source_line": {"N": "42"},
         "ingested_at": {"S": "2024-03-02T00:00:00.000000Z"},
     }
+
+
+def test_to_item_keeps_a_fraction_past_microseconds_as_sent_beside_the_cut_instant():
+    header = contract.parse_header(["medical_record_number", "date_time"])
+    fields = ["MRN-1", "2024-03-01T09:30:00.1234567-05:00"]  # .NET's round-trip format
+    date_time = dates.normalise_date_time(fields[1])
+    item = contract.to_item(
+        header,
+        fields,
+        "MRN-1",
+        date_time,
+        provider_id="clinic-7",
+        upload_id="u-123",
+        source_line=2,
+        ingested_at="2024-03-02T00:00:00.000000Z",
+    )
+    assert item["sortKey"] == {"S": "MRN-1#2024-03-01T14:30:00.123456Z"}
+    assert item["date_time"] == {"S": "2024-03-01T14:30:00.123456Z"}
+    assert item["date_time_original"] == {"S": "2024-03-01T09:30:00.1234567-05:00"}
 
 
 @pytest.mark.parametrize(

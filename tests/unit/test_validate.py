@@ -169,6 +169,22 @@ BYTE_CASES = [
         id="item-over-400kb",
     ),
     pytest.param(
+        BOM + b"medical_record_number;date_time;note\r\nA1;2024-03-01T10:00:00Z;x\r\n",
+        expect(0, [], "header_wrong_delimiter"),
+        id="semicolons-bom-crlf",
+    ),
+    pytest.param(
+        b'"";"medical_record_number";"date_time"\n"1";"A1";"2024-03-01T10:00:00Z"\n',
+        expect(0, [], "header_wrong_delimiter"),
+        id="semicolons-all-quoted-r-write.csv2",
+    ),
+    pytest.param(
+        b"medical_record_number\tdate_time\t" + b"\t".join(b"column_%d" % n for n in range(40))
+        + b"\nA1\t2024-03-01T10:00:00Z" + b"\tx" * 40 + b"\n",
+        expect(0, [], "header_wrong_delimiter"),
+        id="tabs-header-past-255-bytes",
+    ),
+    pytest.param(
         (HEADER + "A1,2024-03-01T10:00:00Z,ok\n"
          + "A2,2024-03-01T10:00:00Z,x\rA3,2024-03-01T10:00:00Z,y\n"),
         expect(2, [(3, None, "malformed_row")]),
@@ -286,7 +302,107 @@ def test_unfit_header_refuses_the_whole_file(data, code, column):
 
 def test_utf16_message_says_so():
     violation = header_violation("medical_record_number,date_time\n".encode("utf-16"))
-    assert "UTF-16" in violation.message
+    assert violation.message == "the file is UTF-16: save it as UTF-8"
+
+
+@pytest.mark.parametrize(
+    ("data", "words"),
+    [
+        pytest.param(b"medical_record_number;date_time\n", "semicolons (;)", id="semicolons"),
+        pytest.param(b"medical_record_number\tdate_time\n", "tabs", id="tabs"),
+        pytest.param(b"medical_record_number|date_time\n", "vertical bars (|)", id="bars"),
+    ],
+)
+def test_a_header_separated_otherwise_says_by_what_and_what_to_do(data, words):
+    summary = summaries.summarize(io.BytesIO(data + b"PATIENT-7;2024-03-01T10:00:00Z\n"))
+    assert summary.header_error == (
+        1,
+        None,
+        "header_wrong_delimiter",
+        f"the file is separated by {words}, not commas: export it again as comma-separated CSV",
+    )
+    assert summary.error_counts == {"header_wrong_delimiter": 1}
+
+
+@pytest.mark.parametrize(
+    ("data", "code"),
+    [
+        pytest.param(b"mrn;when\n", "missing_column", id="no-required-column-either-way"),
+        pytest.param(b"medical_record_number;date_time;x,medical_record_number,date_time,"
+                     b"date_time\n", "duplicate_column", id="commas-hold-both-columns-too"),
+        pytest.param(b"medical_record_number,date_time,dose;route,dose;route\n",
+                     "duplicate_column", id="comma-header-with-semicolons-in-names"),
+        pytest.param(b"medical_record_number;date_time;n\xf6te\n", "header_not_utf8",
+                     id="not-utf8-first"),
+    ],
+)  # fmt: skip
+def test_other_header_errors_are_kept_when_no_delimiter_explains_them(data, code):
+    assert header_violation(data).code == code
+
+
+def test_the_header_text_kept_to_find_a_delimiter_is_bounded():
+    """Only the first _HEADER_TEXT_CHARS of a header are kept: required columns past them
+    leave the header's own error, and the rows are never read into it."""
+    long_name = "x" * validate._HEADER_TEXT_CHARS
+    late = f"{long_name};medical_record_number;date_time\n".encode()
+    assert header_violation(late).code == "column_name_too_long"
+    early = f"medical_record_number;date_time;{long_name}\n".encode()
+    assert header_violation(early).code == "header_wrong_delimiter"
+    after_rows = b"note\nmedical_record_number;date_time\n"  # a row is not the header
+    assert header_violation(after_rows).code == "missing_column"
+
+
+def test_rows_after_a_header_of_several_physical_lines_keep_their_line_numbers():
+    data = b'\n"medical_record_number",date_time,"two\nlines"\nA1,2024-03-01T10:00:00Z,x\nA#2,x,y\n'
+    validation = validate.CsvValidation(io.BytesIO(data))
+    assert validation.header_line == 3
+    assert verdicts(data) == [
+        (4, []),
+        (5, [(MRN, "mrn_invalid_characters"), (DT, "date_time_format")]),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        pytest.param(b'medical_record_number,"date_time\n', "the header row opens a quote that "
+                     "is never closed", id="unclosed-quote"),
+        pytest.param(b'"medical_record_number"x,date_time\n', "text follows a closing quote in "
+                     'the header row: inside a quoted name, write a quote as ""',
+                     id="text-after-quote"),
+    ],
+)  # fmt: skip
+def test_a_malformed_header_is_told_in_words_not_the_parser_s(data, message):
+    violation = header_violation(data)
+    assert (violation.code, violation.message) == ("header_malformed", message)
+
+
+def test_a_malformed_header_that_semicolons_explain_names_them():
+    violation = header_violation(b'"medical_record_number";"date_time"\n')
+    assert violation.code == "header_wrong_delimiter"
+
+
+def test_rows_differing_only_past_the_microsecond_share_a_key():
+    """.NET's round-trip format and SQL Server's datetime2(7) write 100 ns ticks: such rows
+    are valid, cut to microseconds, and two that differ only in the 7th digit share a key,
+    so the pipeline keeps the later and counts the earlier a duplicate (the hostile case
+    fraction_digits_past_microseconds.csv checks that count through the Lambda)."""
+    data = (
+        HEADER
+        + "A1,2024-03-01T10:00:00.1234567Z,first\n"
+        + "A1,2024-03-01T05:00:00.1234568-05:00,second\n"
+        + "A1,2024-03-01T10:00:00.1234579Z,a microsecond later\n"
+    ).encode()
+    rows = rows_of(data)
+    assert [(line, date_time, problems) for line, _f, _m, date_time, problems in rows] == [
+        (2, "2024-03-01T10:00:00.123456Z", ()),
+        (3, "2024-03-01T10:00:00.123456Z", ()),
+        (4, "2024-03-01T10:00:00.123457Z", ()),
+    ]
+    keys = [contract.sort_key(mrn, date_time) for _l, _f, mrn, date_time, _p in rows]
+    assert keys[0] == keys[1] != keys[2]
+    summary = summaries.summarize(io.BytesIO(data))
+    assert (summary.rows, summary.valid, summary.invalid, summary.error_counts) == (3, 3, 0, {})
 
 
 def test_missing_column_message_names_the_near_miss():

@@ -4,12 +4,22 @@
 gets the same verdicts on a laptop and in AWS. It holds the header, MRN and item-size
 rules; the `date_time` rule, the largest, is in date_time.py. Standard library only.
 
+The contract, in short: UTF-8, comma separated (a header that holds the required columns
+only when split at semicolons, tabs or vertical bars is refused as header_wrong_delimiter,
+which says so), RFC 4180 quoting. `date_time` is ISO 8601 with a UTC offset; its fraction
+may have up to nine digits (.NET's round-trip format and SQL Server's datetime2(7) write
+seven), and is stored cut, not rounded, to microseconds: 10:00:00.1234567Z is stored as
+10:00:00.123456Z, the value as sent is kept in `date_time_original`, and two rows whose
+times differ only past the microsecond have one key, so the earlier is a duplicate.
+
 Error messages never quote a value from the file: they may end up next to other
 tenants' logs, and a medical record number is patient data.
 """
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 from dataclasses import dataclass
 
@@ -121,6 +131,31 @@ def parse_header(fields: list[str]) -> Header:
                 "missing_column", f"the header has no '{required}' column{hint}", required
             )
     return Header(tuple(names), names.index(MRN_COLUMN), names.index(DATE_TIME_COLUMN))
+
+
+# The delimiters a spreadsheet writes in place of commas (a European Excel writes ';').
+OTHER_DELIMITERS = (";", "\t", "|")
+
+
+def other_delimiter(header_text: str) -> str | None:
+    """The delimiter that `header_text`, the raw text of a refused header row, is split at,
+    when that is not a comma: the one that gives it both required columns, if any.
+
+    The file is still refused (the contract is comma separated), but the message can say
+    what to do. The names are only looked for, never quoted.
+    """
+    for delimiter in (",", *OTHER_DELIMITERS):
+        if delimiter not in header_text:
+            continue
+        rows = csv.reader(io.StringIO(header_text, newline=""), delimiter=delimiter)
+        try:
+            fields = next((row for row in rows if row), [])
+        except csv.Error:
+            continue
+        names = {name.strip().removeprefix("\ufeff").strip() for name in fields}
+        if all(required in names for required in REQUIRED_COLUMNS):
+            return None if delimiter == "," else delimiter
+    return None
 
 
 MRN_PATTERN = re.compile(r"[A-Za-z0-9._-]{1,64}", re.ASCII)

@@ -16,8 +16,13 @@ from datetime import date, datetime, timedelta, tzinfo
 from dateutil import tz as dateutil_tz
 
 from ingestcli.core.contract import DATE_TIME_COLUMN, ContractViolation
+from ingestcli.core.messages import AMBIGUOUS_LOCAL_TIME, NO_OFFSET, NONEXISTENT_LOCAL_TIME
 
 MAX_OFFSET = timedelta(hours=14)
+# .NET's round-trip format and SQL Server's datetime2(7) write seven fraction digits, Java
+# and others nine: all are read, and cut (never rounded) to the microseconds that are stored,
+# as Python's and dateutil's ISO 8601 parsers do. Digits past the ninth must be zeros.
+MAX_FRACTION_DIGITS = 9
 EXAMPLE_DATE_TIME = "2024-03-01T14:30:00-05:00"
 
 
@@ -41,11 +46,12 @@ _ISO_DATE_TIME = re.compile(
     re.ASCII | re.VERBOSE,
 )
 
-# The common shape, extended format with a Z or ±hh:mm offset, takes a fast path of table
-# look-ups and string slicing (int() and format specs cost more than the CSV parsing);
-# each calendar date is checked, and its neighbours found, once and then cached.
+# The common shape, extended format with a Z or ±hh:mm offset and at most nine fraction
+# digits, takes a fast path of table look-ups and string slicing (int() and format specs
+# cost more than the CSV parsing); each calendar date is checked, and its neighbours found,
+# once and then cached.
 _fast_shape = re.compile(
-    r"\d{4}-\d\d-\d\d[T ]\d\d:\d\d:[0-5]\d(?:\.\d{1,6})?(?:Z|[+-]\d\d:\d\d)", re.ASCII
+    r"\d{4}-\d\d-\d\d[T ]\d\d:\d\d:[0-5]\d(?:\.\d{1,9})?(?:Z|[+-]\d\d:\d\d)", re.ASCII
 ).fullmatch
 _MINUTES_PER_DAY = 24 * 60
 _CLOCK = [f"{minute // 60:02d}:{minute % 60:02d}" for minute in range(_MINUTES_PER_DAY)]
@@ -86,8 +92,9 @@ def normalise_date_time(value: str, zone: tzinfo | None = None) -> str:
     """Return `value` in UTC as YYYY-MM-DDTHH:MM:SS.ffffffZ, or raise ContractViolation.
 
     The fraction is always six digits so that the strings sort in time order: with an
-    optional fraction, 10:00:00.5Z would sort before 10:00:00Z. A value without an
-    offset is read in `zone` when one is given, and refused otherwise.
+    optional fraction, 10:00:00.5Z would sort before 10:00:00Z. Up to nine digits are read
+    and cut to six, not rounded, so two values that differ past the microsecond are one key.
+    A value without an offset is read in `zone` when one is given, and refused otherwise.
     """
     if not _fast_shape(value):
         return _normalise_slowly(value.strip(), zone)
@@ -98,6 +105,7 @@ def normalise_date_time(value: str, zone: tzinfo | None = None) -> str:
     to_utc = _OFFSET_MINUTES.get(value[offset_at:])
     if neighbours is None or minute is None or to_utc is None:
         return _normalise_slowly(value, zone)  # to say exactly what is wrong
+    # The seconds, then the point and six digits: padded, or cut (not rounded) past the sixth.
     seconds = value[16:19] + (
         ".000000Z" if offset_at == 19 else (value[19:offset_at] + "00000")[:7] + "Z"
     )
@@ -130,9 +138,11 @@ def _normalise_slowly(value: str, zone: tzinfo | None) -> str:
             "mixes the basic (20240301T1430) and extended (2024-03-01T14:30) ISO 8601 formats",
         )
     fraction = parts["fraction"] or ""
-    if len(fraction) > 6 and fraction[6:].strip("0"):
+    if len(fraction) > MAX_FRACTION_DIGITS and fraction[MAX_FRACTION_DIGITS:].strip("0"):
         raise violation(
-            "date_time_too_precise", "is more precise than a microsecond, which cannot be stored"
+            "date_time_too_precise",
+            f"has more than {MAX_FRACTION_DIGITS} fraction digits (finer than a nanosecond): "
+            f"cut it to {MAX_FRACTION_DIGITS} or fewer",
         )
     second = int(parts["second"] or 0)
     if second == 60:
@@ -177,11 +187,7 @@ def _normalise_slowly(value: str, zone: tzinfo | None) -> str:
 def _offset_in_zone(moment: datetime, zone: tzinfo | None) -> timedelta:
     """The UTC offset of a local time, refusing times that a DST change skips or repeats."""
     if zone is None:
-        raise ContractViolation(
-            "date_time_no_offset",
-            "has no UTC offset: add one (such as -05:00 or Z), or give the provider a time zone",
-            DATE_TIME_COLUMN,
-        )
+        raise ContractViolation("date_time_no_offset", NO_OFFSET, DATE_TIME_COLUMN)
     local = moment.replace(tzinfo=zone)
     try:
         exists = dateutil_tz.datetime_exists(local)
@@ -194,16 +200,8 @@ def _offset_in_zone(moment: datetime, zone: tzinfo | None) -> timedelta:
             DATE_TIME_COLUMN,
         ) from None
     if not exists:
-        raise ContractViolation(
-            "date_time_nonexistent",
-            "does not exist in the provider's time zone (clocks skip it); add a UTC offset",
-            DATE_TIME_COLUMN,
-        )
+        raise ContractViolation("date_time_nonexistent", NONEXISTENT_LOCAL_TIME, DATE_TIME_COLUMN)
     if ambiguous:
-        raise ContractViolation(
-            "date_time_ambiguous",
-            "happens twice in the provider's time zone (clocks go back); add a UTC offset",
-            DATE_TIME_COLUMN,
-        )
+        raise ContractViolation("date_time_ambiguous", AMBIGUOUS_LOCAL_TIME, DATE_TIME_COLUMN)
     assert offset is not None  # a tzfile always answers for an aware datetime
     return offset

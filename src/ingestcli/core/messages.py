@@ -90,8 +90,8 @@ def unreadable(line: int, count: int, what: str = "field") -> Problem:
         None,
         "rest_unreadable",
         f"lines {line}-{line + count - 1} were not read: after a {what} of more than "
-        f"{limit} MB the rows that follow cannot be told apart; fix that {what} "
-        "and upload the file again",
+        f"{limit} MB the rows that follow cannot be told apart; fix that {what}, and the "
+        "rest of the file is read",
     )
 
 
@@ -131,4 +131,50 @@ def malformed(error: csv.Error, line: int, last_line: int) -> Problem:
             "malformed_quotes",
             'text follows a closing quote: inside a quoted field, write a quote as ""',
         )
-    return Problem(line, None, "malformed_row", f"the row is not valid CSV: {reason}")
+    # The parser's own words may end in advice for programmers ("- do you need to open the
+    # file in universal-newline mode?"), which is no help to whoever reads a report.
+    return Problem(
+        line, None, "malformed_row", f"the row is not valid CSV: {reason.split(' - ')[0]}"
+    )
+
+
+def header_malformed(error: csv.Error) -> str:
+    """Why the CSV parser refused the header row, told in words rather than in the parser's."""
+    reason = str(error)
+    if isinstance(error, lines.LineTooLong):
+        return f"the header row is longer than {lines.MAX_LINE_BYTES >> 20} MB"
+    if "unexpected end of data" in reason:
+        return "the header row opens a quote that is never closed"
+    if "field larger than field limit" in reason:
+        return f"a column name is larger than {lines.MAX_FIELD_CHARS >> 20} MB"
+    if "expected after" in reason:
+        return (
+            "text follows a closing quote in the header row: inside a quoted name, write a "
+            'quote as ""'
+        )
+    return f"the header row is not valid CSV: {reason.split(' - ')[0]}"
+
+
+# What a provider can do about a date and time without an offset. They read it in
+# `ingest validate`, in `ingest upload`'s check and in the pipeline's report, and none of
+# them can register a time zone: the operator does (`ingest provider add --timezone`).
+NO_OFFSET = (
+    "has no UTC offset: add one (such as -05:00 or Z), or ask your operator to register your "
+    "time zone; `ingest upload` then checks with it, and `ingest validate --assume-tz ZONE` "
+    "checks as the server would"
+)
+NONEXISTENT_LOCAL_TIME = "does not exist in your time zone (the clocks skip it): add a UTC offset"
+AMBIGUOUS_LOCAL_TIME = (
+    "happens twice in your time zone (the clocks go back): add a UTC offset to say which"
+)
+
+# A header refused for its delimiter: the words for each delimiter a spreadsheet may write.
+DELIMITER_NAMES = {";": "semicolons (;)", "\t": "tabs", "|": "vertical bars (|)"}
+
+
+def wrong_delimiter(delimiter: str) -> str:
+    """The header row holds the required columns once split at `delimiter`, not at commas."""
+    return (
+        f"the file is separated by {DELIMITER_NAMES[delimiter]}, not commas: export it again "
+        "as comma-separated CSV"
+    )

@@ -16,7 +16,7 @@ import csv
 import io
 from collections.abc import Iterable, Iterator
 from datetime import tzinfo
-from typing import IO, NamedTuple
+from typing import IO, NamedTuple, NoReturn
 
 from ingestcli.core import lines
 from ingestcli.core.contract import (
@@ -24,6 +24,7 @@ from ingestcli.core.contract import (
     ContractViolation,
     Header,
     check_mrn,
+    other_delimiter,
     parse_header,
     values_fit,
 )
@@ -32,10 +33,12 @@ from ingestcli.core.lines import ByteLines, LineTooLong, without_bom
 from ingestcli.core.messages import (
     Problem,
     bad_bytes_problem,
+    header_malformed,
     line_too_long,
     malformed,
     too_large,
     unreadable,
+    wrong_delimiter,
     wrong_width,
 )
 
@@ -56,6 +59,10 @@ def _count_bad_bytes(error: UnicodeError) -> tuple[str, int]:
 
 
 codecs.register_error(_COUNT_BAD_BYTES, _count_bad_bytes)
+
+# How much of a refused header's raw text is kept to tell which delimiter it has: far more
+# than a header of real column names, and a bound on what a file can make us copy.
+_HEADER_TEXT_CHARS = 64 << 10
 
 
 # One record's verdict: (line, fields, mrn, date_time, problems). It is valid when
@@ -105,15 +112,15 @@ class CsvValidation:
             )
             text = self._byte_lines
         self._lines = iter(text)
-        self._reader = csv.reader(self._lines, strict=True)
         if resume is None:
-            self._line_base = 0
             self.header_line = 1
             self.header = self._read_header()
+            self._line_base = self.header_line
         else:
             self._line_base = resume.line - 1
             self.header_line = 0
             self.header = resume.header
+        self._reader = csv.reader(self._lines, strict=True)
         self.header_end = self._byte_lines.offset if self._byte_lines else None
 
     @property
@@ -128,30 +135,43 @@ class CsvValidation:
         return self._byte_lines.offset, self._line_base + self._reader.line_num + 1
 
     def _read_header(self) -> Header:
+        """Parse the header with a reader of its own, which keeps the raw text it reads (up
+        to _HEADER_TEXT_CHARS), so that a refused header can be told apart from a file that
+        is separated by something other than commas. The rows' reader starts after it."""
+        kept: list[str] = []
+        reader = csv.reader(_keeping(self._lines, kept), strict=True)
         fields: list[str] = []
         try:
             while not fields:  # blank lines before the header are skipped
-                fields = next(self._reader)
+                fields = next(reader)
         except StopIteration:
             raise ContractViolation(
                 "empty_file", "the file is empty: it needs a header row and data rows"
             ) from None
         except csv.Error as exc:
-            raise ContractViolation(
-                "header_malformed", f"the header row is not valid CSV: {exc}"
-            ) from None
+            self._refuse_header(kept, ContractViolation("header_malformed", header_malformed(exc)))
         finally:
-            self.header_line = self._reader.line_num
+            self.header_line = reader.line_num
         first = fields[0]
         if first.startswith(("\udcff\udcfe", "\udcfe\udcff")):
-            raise ContractViolation(
-                "header_not_utf8", "the file is UTF-16: save it as UTF-8 and upload it again"
-            )
+            raise ContractViolation("header_not_utf8", "the file is UTF-16: save it as UTF-8")
         if not all(map(_is_clean_text, fields)):
             raise ContractViolation(
                 "header_not_utf8", "the header is not UTF-8 text: save the file as UTF-8"
             )
-        return parse_header(fields)
+        try:
+            return parse_header(fields)
+        except ContractViolation as violation:
+            self._refuse_header(kept, violation)
+
+    @staticmethod
+    def _refuse_header(kept: list[str], violation: ContractViolation) -> NoReturn:
+        """Raise `violation`, or header_wrong_delimiter when the header would have had the
+        required columns split at another delimiter: then that is what the file must fix."""
+        delimiter = other_delimiter("".join(kept))
+        if delimiter is None:
+            raise violation from None
+        raise ContractViolation("header_wrong_delimiter", wrong_delimiter(delimiter)) from None
 
     def rows(self) -> Iterator[Row]:
         """Yield a verdict for every record after the header; blank lines are skipped."""
@@ -229,6 +249,16 @@ class CsvValidation:
     def _lines_after_too_long(self) -> int:
         assert self._byte_lines is not None  # LineTooLong comes from binary streams only
         return self._byte_lines.count_lines_after_too_long()
+
+
+def _keeping(lines: Iterator[str], kept: list[str]) -> Iterator[str]:
+    """`lines`, passed on one at a time, their text kept up to _HEADER_TEXT_CHARS in all."""
+    room = _HEADER_TEXT_CHARS
+    for line in lines:
+        if room > 0:
+            kept.append(line[:room])
+            room -= len(line)
+        yield line
 
 
 def _refused(line: int, fields: list[str], *problems: Problem) -> Row:
