@@ -1,5 +1,5 @@
 """`python -m ingestcli`: the same as the `ingest` command."""
 
-from ingestcli.cli.app import main
+from ingestcli.cli.entry import main
 
 main()

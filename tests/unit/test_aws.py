@@ -65,17 +65,31 @@ def test_session_uses_the_named_profile_and_region() -> None:
     assert (made.profile_name, made.region_name) == ("ops", REGION)
 
 
-def test_missing_aws_profile_is_an_aws_error() -> None:
-    with pytest.raises(AwsError, match=r"^AWS profile 'nope' is not configured: "):
+def test_missing_aws_profile_says_it_looked_for_an_aws_profile(environment: Path) -> None:
+    with pytest.raises(AwsError) as raised:
         session(AwsTarget(aws_profile="nope"))
+    assert str(raised.value) == (
+        f"no AWS profile 'nope' in {environment} or {environment.parent / 'aws-credentials'}: "
+        "add it with `aws configure --profile nope` (or `aws configure sso`), or name another "
+        "with --aws-profile or AWS_PROFILE; --profile names an ingest profile"
+    )
 
 
 def test_missing_aws_profile_from_the_environment_is_an_aws_error(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("AWS_PROFILE", "gone")
-    with pytest.raises(AwsError, match="AWS profile 'gone' is not configured"):
+    with pytest.raises(AwsError, match=r"^no AWS profile 'gone' in "):
         session(AwsTarget(region=REGION))
+
+
+def test_missing_aws_profile_names_the_default_files(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("AWS_CONFIG_FILE")
+    monkeypatch.delenv("AWS_SHARED_CREDENTIALS_FILE")
+    explained = explain(botocore_errors.ProfileNotFound(profile="ops"))
+    assert str(explained).startswith(
+        "no AWS profile 'ops' in ~/.aws/config or ~/.aws/credentials: add it with "
+    )
 
 
 def test_endpoint_url_reaches_the_client() -> None:
@@ -167,11 +181,6 @@ def test_account_id_when_aws_refuses() -> None:
 @pytest.mark.parametrize(
     ("error", "expected"),
     [
-        (
-            botocore_errors.ProfileNotFound(profile="ops"),
-            "AWS profile 'ops' is not configured: add it with `aws configure --profile ops` "
-            "(or `aws configure sso`), or pick another one",
-        ),
         (
             botocore_errors.NoCredentialsError(),
             "no AWS credentials found: run `aws configure` or `aws sso login`, or set "

@@ -220,8 +220,23 @@ def test_missing_profile_from_environment_is_an_error_too(
 ) -> None:
     write(environment, FILE)
     monkeypatch.setenv("INGEST_PROFILE", "staging")
-    with pytest.raises(ConfigError, match="'staging'"):
+    with pytest.raises(ConfigError) as raised:
         resolve()
+    assert str(raised.value).startswith(
+        f"no ingest profile 'staging' (named by INGEST_PROFILE) in {environment} "
+        "(profiles there: default, prod)"
+    )
+
+
+def test_missing_profile_says_ingest_profile_and_points_to_aws_profile(environment: Path) -> None:
+    """`--profile prod` meant for AWS: the message says what it looked for, and what to use."""
+    with pytest.raises(ConfigError) as raised:
+        resolve("prod")
+    assert str(raised.value) == (
+        f"no ingest profile 'prod' in {environment} (profiles there: none): create it with "
+        "`ingest login --profile prod` or `ingest deploy --profile prod`; an AWS profile is "
+        "named with --aws-profile"
+    )
 
 
 def test_allow_new_accepts_a_missing_named_profile(environment: Path) -> None:

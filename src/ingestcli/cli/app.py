@@ -9,21 +9,43 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
+from typer.core import TyperGroup
 
 from ingestcli import __version__
 from ingestcli.cli import local as cli_local
+from ingestcli.cli import login as cli_login
 from ingestcli.cli import providers as cli_providers
 from ingestcli.cli import query as cli_query
 from ingestcli.cli import stack as cli_stack
 from ingestcli.cli import uploads as cli_uploads
+from ingestcli.cli.entry import interrupted
 from ingestcli.cli.exits import EXIT_OK, EXIT_PROBLEMS, reports_errors
-from ingestcli.cli.options import OutputFormat, time_zone
+from ingestcli.cli.options import FormatOption, OutputFormat, time_zone
+
+
+class IngestGroup(TyperGroup):
+    """Ctrl-C while click parses or dispatches (outside any command's own handler) gets the
+    same one line and exit 130 as everywhere else, not typer's silent exit."""
+
+    def parse_args(self, ctx, args):  # type: ignore[no-untyped-def]
+        try:
+            return super().parse_args(ctx, args)
+        except KeyboardInterrupt:
+            interrupted()
+
+    def invoke(self, ctx):  # type: ignore[no-untyped-def]
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt:
+            interrupted()
+
 
 app = typer.Typer(
     name="ingest",
+    cls=IngestGroup,
     help="Upload patient-record CSV files into a validated, multi-tenant AWS pipeline.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,  # --install-completion / --show-completion: docs/config.md
     pretty_exceptions_enable=False,
     rich_markup_mode=None,  # help texts hold literal [env: ...] brackets, not markup
     context_settings={"help_option_names": ["-h", "--help"]},
@@ -42,17 +64,29 @@ def main_options(
         bool,
         typer.Option("--version", callback=_version, is_eager=True, help="Show the version."),
     ] = False,
+    debug: Annotated[
+        bool,
+        typer.Option(
+            "--debug",
+            envvar="INGEST_DEBUG",
+            show_envvar=False,
+            help="Show each AWS and API call on stderr: service, operation, HTTP status, time; "
+            "never a value [env: INGEST_DEBUG=1].",
+        ),
+    ] = False,
 ) -> None:
     """Upload patient-record CSV files into a validated, multi-tenant AWS pipeline."""
+    if debug:
+        from ingestcli.cli.debug import enable_debug_logging
+
+        enable_debug_logging()
 
 
 @app.command()
 @reports_errors
 def validate(
     file: Annotated[str, typer.Argument(help="The CSV file to check, or - for standard input.")],
-    output_format: Annotated[
-        OutputFormat, typer.Option("--format", help="text for people, json for scripts.")
-    ] = OutputFormat.text,
+    output_format: FormatOption = OutputFormat.text,
     max_errors: Annotated[
         int, typer.Option(min=0, help="Show at most this many problems (counts stay complete).")
     ] = 100,
@@ -96,6 +130,7 @@ for command in (
     cli_stack.destroy,
     cli_stack.status,
     cli_providers.presign,
+    cli_login.login,
 ):
     app.command()(command)
 app.add_typer(cli_providers.provider_app)
@@ -103,9 +138,12 @@ app.add_typer(cli_local.local_app)
 
 
 def main() -> None:
-    """Console-script entry point: no traceback ever reaches the user."""
+    """Run the app (the console script goes through cli/entry.py): no traceback ever
+    reaches the user."""
     try:
         app()
+    except KeyboardInterrupt:
+        interrupted()
     except Exception as error:  # a bug of ours: say so in one line, without any data
         from ingestcli.cli.render.output import print_error
 

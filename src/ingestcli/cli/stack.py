@@ -11,6 +11,7 @@ from ingestcli.cli.exits import EXIT_OK, EXIT_PROBLEMS, reports_errors
 from ingestcli.cli.options import (
     AwsProfileOption,
     EndpointOption,
+    FormatOption,
     OutputFormat,
     ProfileOption,
     RegionOption,
@@ -144,9 +145,7 @@ def status(
     profile: ProfileOption = None,
     endpoint_url: EndpointOption = None,
     aws_profile: AwsProfileOption = None,
-    output_format: Annotated[
-        OutputFormat, typer.Option("--format", help="text for people, json for scripts.")
-    ] = OutputFormat.text,
+    output_format: FormatOption = OutputFormat.text,
 ) -> None:
     """Show the stack's state, its outputs and the depth of its queues."""
     from ingestcli.cli.render import output

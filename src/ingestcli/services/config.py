@@ -92,8 +92,7 @@ def resolve(
     elif name == DEFAULT_PROFILE or allow_new:
         stored = {}
     else:
-        known = ", ".join(sorted(profiles)) or "none"
-        raise ConfigError(f"profile '{name}' is not in {path} (profiles there: {known})")
+        raise _no_such_profile(name, path, sorted(profiles), from_environment=not profile)
 
     values: dict[str, str | None] = {}
     for key, value in options.items():
@@ -125,6 +124,18 @@ def save_profile(name: str, **values: str | int | bool | None) -> Path:
 def save_outputs(name: str, outputs: Mapping[str, str], **values: str | int | bool | None) -> Path:
     """Replace the profile's saved stack outputs (a stack update may drop one) and merge values."""
     return _update(name, values, outputs=dict(outputs))
+
+
+def _no_such_profile(
+    name: str, path: Path, known: list[str], *, from_environment: bool
+) -> ConfigError:
+    """Says it looked for an *ingest* profile: `--profile prod` meant for AWS is a common slip."""
+    named = " (named by INGEST_PROFILE)" if from_environment else ""
+    return ConfigError(
+        f"no ingest profile '{name}'{named} in {path} (profiles there: "
+        f"{', '.join(known) or 'none'}): create it with `ingest login --profile {name}` or "
+        f"`ingest deploy --profile {name}`; an AWS profile is named with --aws-profile"
+    )
 
 
 def _from_environment(key: str) -> str | None:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypeVar
 
 from ingestcli.errors import AwsError, ConfigError
+from ingestcli.services import call_log
 
 if TYPE_CHECKING:
     import boto3
@@ -108,7 +109,7 @@ def client(session: boto3.Session, service: str, target: AwsTarget) -> BaseClien
         signature_version="s3v4" if service == "s3" else None,
     )
     try:
-        return session.client(
+        made = session.client(
             service, region_name=target.region, endpoint_url=target.endpoint_url, config=config
         )
     except BotoCoreError as error:  # NoRegionError, or AWS_PROFILE naming a missing profile
@@ -118,6 +119,9 @@ def client(session: boto3.Session, service: str, target: AwsTarget) -> BaseClien
             f"invalid endpoint URL '{target.endpoint_url}': give a full URL such as "
             "http://127.0.0.1:4566"
         ) from None
+    if call_log.enabled():
+        call_log.log_calls(made)
+    return made
 
 
 def endpoint_in_use(target: AwsTarget) -> str | None:
@@ -150,9 +154,17 @@ def explain(error: Exception) -> AwsError:
         return AwsError(f"AWS call failed: {type(error).__name__}")
     if isinstance(error, botocore_errors.ProfileNotFound):
         profile = error.kwargs.get("profile")
+        files = " or ".join(
+            os.environ.get(variable) or default
+            for variable, default in (
+                ("AWS_CONFIG_FILE", "~/.aws/config"),
+                ("AWS_SHARED_CREDENTIALS_FILE", "~/.aws/credentials"),
+            )
+        )
         return AwsError(
-            f"AWS profile '{profile}' is not configured: add it with "
-            f"`aws configure --profile {profile}` (or `aws configure sso`), or pick another one"
+            f"no AWS profile '{profile}' in {files}: add it with `aws configure --profile "
+            f"{profile}` (or `aws configure sso`), or name another with --aws-profile or "
+            "AWS_PROFILE; --profile names an ingest profile"
         )
     if isinstance(error, botocore_errors.NoCredentialsError):
         return AwsError(
