@@ -11,6 +11,7 @@ expire; queues are encrypted. `Fn::If` values are checked in both branches.
 
 from __future__ import annotations
 
+import fnmatch
 import json
 from collections.abc import Iterator
 from typing import Any
@@ -318,3 +319,57 @@ def test_a_queue_is_encrypted_and_refuses_plain_http(queue: str) -> None:
         for policy in policies
         for statement in statements(policy)
     )
+
+
+# --------------------------------------------------------------------------- the API role
+
+
+def api_statements() -> dict[str, dict[str, Any]]:
+    [document] = [document for where, document in iam_policies() if where == "ApiFunctionRole.api"]
+    return {statement["Sid"]: statement for statement in statements(document)}
+
+
+def test_the_api_role_may_list_upload_keys_but_never_read_an_upload() -> None:
+    """An upload shows as expired only when no file is at its key: the API lists that one key
+    (ListObjectsV2, prefix = the key), and may not read the file, which holds patient data."""
+    found = api_statements()
+    assert found["ListUploadKeys"] == {
+        "Sid": "ListUploadKeys",
+        "Effect": "Allow",
+        "Action": "s3:ListBucket",
+        "Resource": {"Fn::GetAtt": "UploadsBucket.Arn"},
+        "Condition": {"StringLike": {"s3:prefix": "*/uploads/*"}},
+    }
+    listing = [s for s in found.values() if "s3:ListBucket" in as_list(s["Action"])]
+    prefixes = sorted(s["Condition"]["StringLike"]["s3:prefix"] for s in listing)
+    assert prefixes == ["*/reports/*", "*/uploads/*"]  # never the whole bucket
+    pattern = found["ListUploadKeys"]["Condition"]["StringLike"]["s3:prefix"]
+    key = "acme/uploads/2026/01/01/20260101T000000000Z-abcdefghij.csv"
+    assert fnmatch.fnmatchcase(key, pattern)
+    for prefix in ("", "acme/", "acme/rejects/x.csv", "acme/checkpoints/x", "acme/reports/x"):
+        assert not fnmatch.fnmatchcase(prefix, pattern), prefix
+    readable = [
+        resource_text(resource)
+        for statement in found.values()
+        if {"s3:GetObject", "s3:GetObjectVersion"} & set(as_list(statement["Action"]))
+        for resource in as_list(statement["Resource"])
+    ]
+    assert readable == ["${UploadsBucket.Arn}/*/reports/*"]
+
+
+def test_the_api_role_may_update_uploads_to_abandon_them() -> None:
+    actions = as_list(api_statements()["TrackUploads"]["Action"])
+    assert sorted(actions) == [
+        "dynamodb:GetItem",
+        "dynamodb:PutItem",
+        "dynamodb:Query",
+        "dynamodb:UpdateItem",
+    ]
+    assert api_statements()["TrackUploads"]["Resource"] == {"Fn::GetAtt": "UploadsTable.Arn"}
+
+
+def test_the_ingest_role_may_note_progress_on_the_uploads_table() -> None:
+    [document] = [d for where, d in iam_policies() if where == "IngestFunctionRole.ingest"]
+    [track] = [s for s in statements(document) if s.get("Sid") == "TrackUploads"]
+    assert "dynamodb:UpdateItem" in as_list(track["Action"])
+    assert track["Resource"] == {"Fn::GetAtt": "UploadsTable.Arn"}

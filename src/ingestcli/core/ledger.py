@@ -6,9 +6,10 @@ ingest run work on an upload at a time (SQS delivers at least once, and a contin
 meet a redelivered event).
 
 Item: providerId, uploadId (keys), key, filename, size, sha256 (optional), status
-(pending | processing | succeeded | partial | failed), created_at, expires_at, finished_at,
-rows, written, rejected, duplicates, lease_owner, lease_until (epoch milliseconds),
-token_fingerprint (which token asked for the URL; none for `ingest presign`),
+(pending | abandoned | processing | succeeded | partial | failed; `expired` is derived, see
+upload_view.py), created_at, expires_at, finished_at, rows, written, rejected, duplicates,
+progress_rows / progress_bytes / progress_size (noted by the run holding the lease),
+lease_owner, lease_until (epoch ms), token_fingerprint (which token asked for the URL),
 object_version / object_etag (the one object version the upload is: the first that was
 read), extra_version_ids (a string set: later versions at the key, never ingested; read
 back as the count `extra_versions`).
@@ -16,89 +17,32 @@ back as the count `extra_versions`).
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
-from datetime import datetime, timedelta
 from typing import Any
 
 from ingestcli.core.aws_errors import is_condition_failure
-from ingestcli.core.clock import timestamp
-from ingestcli.core.items import flatten, query_items, typed
-from ingestcli.core.layout import new_upload_id, upload_key
+from ingestcli.core.items import query_items, typed
+
+# How an upload comes to be, kept importable from here, where it was first written.
+from ingestcli.core.registration import TOKEN_FINGERPRINT_CHARS as TOKEN_FINGERPRINT_CHARS
+from ingestcli.core.registration import NewUpload as NewUpload
+from ingestcli.core.registration import register_upload as register_upload
+from ingestcli.core.registration import safe_filename as safe_filename
+from ingestcli.core.registration import token_fingerprint as token_fingerprint
 from ingestcli.core.reports import COUNTS
 from ingestcli.core.status import UploadStatus
+from ingestcli.core.upload_view import PROGRESS_ATTRIBUTES
+from ingestcli.core.upload_view import plain_item as _plain
+from ingestcli.core.upload_view import upload_summary as upload_summary
 
-MAX_FILENAME_CHARS = 200
-# Hex characters of a token's SHA-256 an upload keeps: enough to tell one token from the next
-# (a 2**-64 chance of two alike), too few to stand for the token's hash anywhere else.
-TOKEN_FINGERPRINT_CHARS = 16
 _HIDDEN = ("lease_owner", "lease_until", "token_fingerprint", "extra_version_ids")
-_UNSAFE_FILENAME_CHARS = re.compile(r"[^A-Za-z0-9 ._()+-]", re.ASCII)
 
 
 class LeaseLost(Exception):
     """Another run holds the upload now; this run must stop without writing its result."""
 
 
-@dataclass(frozen=True)
-class NewUpload:
-    """An upload just registered: where its file goes and until when its URL works."""
-
-    upload_id: str
-    key: str
-    filename: str | None
-    created_at: str
-    expires_at: str
-
-
-def safe_filename(name: str) -> str:
-    """The base name, in characters safe in an HTTP header and a log: metadata only."""
-    base = re.split(r"[/\\]", name)[-1]
-    cleaned = _UNSAFE_FILENAME_CHARS.sub("_", base).strip(" .")
-    return cleaned[:MAX_FILENAME_CHARS] or "upload.csv"
-
-
-def token_fingerprint(token_sha256: str) -> str:
-    """What an upload records of the token that asked for it: the start of its SHA-256 (the
-    providers table's token_sha256), never the token."""
-    return token_sha256[:TOKEN_FINGERPRINT_CHARS].lower()
-
-
-def register_upload(
-    ledger: UploadLedger,
-    provider: str,
-    *,
-    now: datetime,
-    expires_in: int,
-    filename: str | None = None,
-    size: int | None = None,
-    sha256: str | None = None,
-    token_sha256: str | None = None,
-) -> NewUpload:
-    """Choose a new upload's id and key, and record it as pending: the one way an upload
-    comes to be, for the API and for an operator's `ingest presign` alike. The API passes
-    the SHA-256 of the token it was called with, so the upload ingests nothing once that
-    token is rotated out; an operator's URL carries none and is bound to no token."""
-    upload_id = new_upload_id(now)
-    upload = NewUpload(
-        upload_id=upload_id,
-        key=upload_key(provider, upload_id, now),
-        filename=safe_filename(filename) if filename is not None else None,
-        created_at=timestamp(now),
-        expires_at=timestamp(now + timedelta(seconds=expires_in)),
-    )
-    ledger.register(
-        provider,
-        upload_id,
-        key=upload.key,
-        filename=upload.filename,
-        size=size,
-        sha256=sha256,
-        token_fingerprint=token_fingerprint(token_sha256) if token_sha256 else None,
-        created_at=upload.created_at,
-        expires_at=upload.expires_at,
-    )
-    return upload
+class UploadNotPending(Exception):
+    """The upload is no longer pending (a file arrived at its key): it cannot be abandoned."""
 
 
 class UploadLedger:
@@ -160,6 +104,51 @@ class UploadLedger:
             ReturnValues="ALL_NEW",
         )
         return _plain(answer["Attributes"])
+
+    def abandon(self, provider: str, upload_id: str) -> dict[str, Any] | None:
+        """Mark a pending upload abandoned (again, if it is: a retry answers alike); the item
+        then, or None if unknown. Raises UploadNotPending once a run has taken it. A file
+        that reaches its key later is still ingested: `acquire` takes abandoned uploads."""
+        try:
+            answer = self.dynamodb.update_item(
+                TableName=self.table,
+                Key=self._key(provider, upload_id),
+                UpdateExpression="SET #s = :abandoned",
+                ConditionExpression="attribute_exists(uploadId) AND #s IN (:pending, :abandoned)",
+                ExpressionAttributeNames={"#s": "status"},
+                ExpressionAttributeValues={
+                    ":pending": {"S": UploadStatus.PENDING},
+                    ":abandoned": {"S": UploadStatus.ABANDONED},
+                },
+                ReturnValues="ALL_NEW",
+            )
+        except Exception as error:
+            if not is_condition_failure(error):
+                raise
+            if self.get(provider, upload_id) is None:
+                return None
+            raise UploadNotPending(upload_id) from None
+        return _plain(answer["Attributes"])
+
+    def note_progress(
+        self, provider: str, upload_id: str, owner: str, rows: int, read: int, size: int
+    ) -> None:
+        """Record how far the run holding the lease has got (rows, bytes read, file size):
+        counts only, never a value. Raises LeaseLost if another run holds the upload now."""
+        counts = {":rows": typed(rows), ":bytes": typed(read), ":size": typed(size)}
+        try:
+            self.dynamodb.update_item(
+                TableName=self.table,
+                Key=self._key(provider, upload_id),
+                UpdateExpression="SET #rows = :rows, #bytes = :bytes, #size = :size",
+                ConditionExpression="lease_owner = :owner",
+                ExpressionAttributeNames={f"#{n}": a for n, a in PROGRESS_ATTRIBUTES.items()},
+                ExpressionAttributeValues=counts | {":owner": {"S": owner}},
+            )
+        except Exception as error:
+            if is_condition_failure(error):
+                raise LeaseLost(upload_id) from None
+            raise
 
     def acquire(
         self, provider: str, upload_id: str, owner: str, now_ms: int, until_ms: int
@@ -247,28 +236,3 @@ class UploadLedger:
             "ScanIndexForward": False,
         }
         return [_plain(item, hidden=_HIDDEN) for item in query_items(self.dynamodb, request, limit)]
-
-
-def _plain(item: dict[str, Any], hidden: tuple[str, ...] = ()) -> dict[str, Any]:
-    """The item as plain values, its set of later versions as their count."""
-    plain = flatten(item, leave_out=(*hidden, "extra_version_ids"))
-    if "extra_version_ids" in item:
-        plain["extra_versions"] = len(item["extra_version_ids"].get("SS", []))
-    return plain
-
-
-def upload_summary(item: dict[str, Any]) -> dict[str, Any]:
-    """An upload as the API and `ingest uploads` show it: counts once it has finished, and
-    how many later files reached its URL and were ignored (SECOND_FILE_IGNORED)."""
-    finished = all(name in item for name in COUNTS)
-    return {
-        "upload_id": item.get("uploadId"),
-        "key": item.get("key"),
-        "filename": item.get("filename"),
-        "size": item.get("size"),
-        "status": item.get("status"),
-        "created_at": item.get("created_at"),
-        "finished_at": item.get("finished_at"),
-        "counts": {name: item[name] for name in COUNTS} if finished else None,
-        "extra_versions": int(item.get("extra_versions") or 0),
-    }

@@ -3,7 +3,13 @@
 The token travels only in the Authorization header, over https (plain http is allowed for
 loopback only, where the local stack serves the API), is never sent on after a redirect, and
 never appears in a message. Transient failures (5xx, throttling, a dropped connection) are
-retried with exponential backoff and jitter; everything else becomes a named error.
+retried with exponential backoff and jitter; everything else becomes a named error. Where a
+message tells the user to check the API URL, it names where that URL came from
+(`url_source`: INGEST_API_URL, --api-url, a profile), so they fix the right one.
+
+At DEBUG (`ingest --debug`), each request is one line on the "ingestcli.api_client" logger:
+method, path without its query, HTTP status and time taken; never the token, a body, a file
+name or a query string.
 """
 
 from __future__ import annotations
@@ -11,6 +17,7 @@ from __future__ import annotations
 import http.client
 import ipaddress
 import json
+import logging
 import re
 import time
 import urllib.error
@@ -26,10 +33,15 @@ from ingestcli.errors import AuthError, IngestError, NotFound, UsageError
 RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
 MAX_RESPONSE_BYTES = 8 << 20
 _TOKEN = re.compile(r"[\x21-\x7e]{8,4096}")
+logger = logging.getLogger("ingestcli.api_client")
 
 
 class ApiUnavailable(IngestError):
     """The API cannot be reached, or kept failing, after every retry."""
+
+
+class UploadNotPending(IngestError):
+    """The upload cannot be abandoned: its file has reached the bucket and is ingested."""
 
 
 def is_loopback(host: str | None) -> bool:
@@ -90,8 +102,12 @@ class ApiClient:
         timeout: float = 30.0,
         attempts: int = 4,
         sleep: Callable[[float], None] = time.sleep,
+        url_source: str = "the API URL",
     ) -> None:
-        parts = check_url(api_url, "the API URL")
+        """`url_source` names where `api_url` came from, for messages that say to check it
+        ("INGEST_API_URL", "--api-url", "api_url in profile acme")."""
+        self._url_source = url_source
+        parts = check_url(api_url, url_source)
         token = token.strip()  # a token pasted with its line break
         if not token:
             raise AuthError("no upload token: set INGEST_TOKEN to the token your operator gave")
@@ -130,6 +146,31 @@ class ApiClient:
             raise self._not_our_api("its answer about an upload has no status")
         return document
 
+    def provider_settings(self) -> dict[str, Any]:
+        """{"provider", "timezone"}: the token's provider and the IANA time zone the server
+        reads its files in (None when none is registered), so a file is checked locally as
+        the server will check it."""
+        document = self._call("GET", "/provider")
+        zone = document.get("timezone")
+        if not isinstance(document.get("provider"), str) or not isinstance(zone, str | None):
+            raise self._not_our_api("its answer about the provider lacks provider or timezone")
+        return document
+
+    def abandon_upload(self, upload_id: str) -> dict[str, Any]:
+        """Mark an upload whose file was never sent as abandoned; its summary, as
+        recent_uploads lists it. Raises UploadNotPending once its file has arrived (it is
+        then ingested as usual), NotFound for an upload this token does not have."""
+        if not upload_id:
+            raise UsageError("give an upload id: `ingest uploads` lists recent ones")
+        shown = printable(upload_id, 80)
+        missing = f"no upload {shown} for this token: see `ingest uploads`"
+        arrived = f"the file of upload {shown} has arrived, so it is ingested as usual"
+        path = f"/uploads/{quote(upload_id, safe='')}/abandon"
+        document = self._call("POST", path, missing=missing, conflict=arrived)
+        if not isinstance(document.get("status"), str):
+            raise self._not_our_api("its answer about an upload has no status")
+        return document
+
     def recent_uploads(self, limit: int = 20) -> list[dict[str, Any]]:
         """This provider's latest uploads, newest first, as the API lists them."""
         if limit < 1:
@@ -140,8 +181,15 @@ class ApiClient:
         return uploads
 
     def _call(
-        self, method: str, path: str, body: object = None, *, missing: str | None = None
+        self,
+        method: str,
+        path: str,
+        body: object = None,
+        *,
+        missing: str | None = None,
+        conflict: str | None = None,
     ) -> dict[str, Any]:
+        """The JSON object the API answers; `missing` words a 404, `conflict` a 409."""
         data = None if body is None else json.dumps(body).encode()
         headers = {
             "Authorization": f"Bearer {self._token}",
@@ -150,25 +198,31 @@ class ApiClient:
         }
         if data is not None:
             headers["Content-Type"] = "application/json"
+        route = path.partition("?")[0]  # a query is never logged
         for attempt in range(1, self._attempts + 1):
             request = urllib.request.Request(self._base + path, data, headers, method=method)
+            started = time.monotonic()
             try:
                 with self._opener.open(request, timeout=self._timeout) as response:
-                    return self._document(response.read(MAX_RESPONSE_BYTES + 1))
+                    raw = response.read(MAX_RESPONSE_BYTES + 1)
+                    _log_request(method, route, response.status, started)
+                return self._document(raw)
             except urllib.error.HTTPError as error:
+                _log_request(method, route, error.code, started)
                 with error:
                     status, message = error.code, self._message(_read_quietly(error))
                 if status not in RETRYABLE_STATUS:
-                    raise self._refusal(status, message, missing) from None
+                    raise self._refusal(status, message, missing, conflict) from None
                 failure = f"HTTP {status}: {message}" if message else f"HTTP {status}"
             except (urllib.error.URLError, OSError, http.client.HTTPException) as error:
                 reason = getattr(error, "reason", error)
+                _log_request(method, route, type(reason).__name__, started)
                 failure = getattr(reason, "strerror", None) or str(reason) or type(reason).__name__
             if attempt < self._attempts:
                 self._sleep(retry_delay(attempt))
         raise ApiUnavailable(
             f"the ingest API at {self._host} cannot be reached ({printable(failure, 120)}) "
-            f"after {self._attempts} attempts: check INGEST_API_URL and the network, "
+            f"after {self._attempts} attempts: check {self._url_source} and the network, "
             "then try again"
         )
 
@@ -195,7 +249,9 @@ class ApiClient:
         text = error.get("message") if isinstance(error, dict) else document.get("Message")
         return printable(str(text).replace(self._token, "***")) if text else ""
 
-    def _refusal(self, status: int, message: str, missing: str | None) -> IngestError:
+    def _refusal(
+        self, status: int, message: str, missing: str | None, conflict: str | None = None
+    ) -> IngestError:
         said = f": {message}" if message else ""
         if 300 <= status < 400:
             return self._not_our_api("it answered with a redirect")
@@ -210,9 +266,17 @@ class ApiClient:
             return UsageError(f"the API refused the request{said}")
         if status == 404:
             return NotFound(missing or f"the API at {self._host} has no such endpoint{said}")
+        if status == 409 and conflict is not None:
+            return UploadNotPending(conflict)
         return IngestError(f"the API refused the request (HTTP {status}){said}")
 
     def _not_our_api(self, problem: str) -> IngestError:
         return IngestError(
-            f"{self._host} does not look like the ingest API ({problem}): check INGEST_API_URL"
+            f"{self._host} does not look like the ingest API ({problem}): check {self._url_source}"
         )
+
+
+def _log_request(method: str, route: str, status: int | str, started: float) -> None:
+    """One DEBUG line per request: method, path (no query), status, milliseconds."""
+    elapsed = (time.monotonic() - started) * 1000
+    logger.debug("%s %s -> %s in %.0f ms", method, route, status, elapsed)

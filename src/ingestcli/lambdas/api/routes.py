@@ -2,7 +2,8 @@
 
     POST /uploads              {"filename", "size", "sha256"} -> 201 a URL for one PUT
     GET  /uploads?limit=N      -> 200 {"uploads": [...]}, newest first
-    GET  /uploads/<upload_id>  -> 200 the upload's report, or its status while pending
+    GET  /uploads/<upload_id>  -> 200 the upload's report, or its status and progress before
+    POST /uploads/<upload_id>/abandon, GET /provider: see lifecycle.py
 
 Every request carries `Authorization: Bearer <token>`; the token alone decides the provider,
 so the provider is never read from the request. The server picks every key. A presigned
@@ -30,17 +31,12 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from ingestcli.core.clock import Clock, utc_now
-from ingestcli.core.layout import (
-    CONTENT_TYPE,
-    ONE_PUT,
-    UPLOAD_ID,
-    UPLOAD_TAG,
-    parse_upload_key,
-)
-from ingestcli.core.ledger import UploadLedger, register_upload, upload_summary
-from ingestcli.core.reports import read_report
-from ingestcli.core.status import UploadStatus
+from ingestcli.core.layout import CONTENT_TYPE, ONE_PUT, UPLOAD_TAG, parse_upload_key
+from ingestcli.core.ledger import UploadLedger, register_upload
+from ingestcli.lambdas.api.answers import ApiError
+from ingestcli.lambdas.api.answers import respond as _response
 from ingestcli.lambdas.api.auth import UNAUTHORIZED, Unauthorized, authenticate
+from ingestcli.lambdas.api.lifecycle import Lifecycle, check_upload_id, provider_settings
 from ingestcli.lambdas.api.signer import headers_to_send, signer_client
 
 logger = logging.getLogger("ingest.api")
@@ -50,12 +46,13 @@ MAX_UPLOAD_BYTES = 5 * 1024**3  # the largest single PUT S3 takes
 MAX_BODY_BYTES = 16 * 1024
 DEFAULT_LIMIT, MAX_LIMIT = 20, 100
 _SHA256_HEX = re.compile(r"[0-9a-fA-F]{64}", re.ASCII)
-
-
-class ApiError(Exception):
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(code)
-        self.status, self.code, self.message = status, code, message
+# The methods each route takes: a request with another one is answered 405 with these.
+ALLOWED = {
+    "/provider": "GET",
+    "/uploads": "GET, POST",
+    "/uploads/{upload_id}": "GET",
+    "/uploads/{upload_id}/abandon": "POST",
+}
 
 
 @dataclass(frozen=True)
@@ -80,14 +77,6 @@ class Settings:
         )
 
 
-def _response(status: int, document: Any, headers: dict[str, str] | None = None) -> dict:
-    return {
-        "statusCode": status,
-        "headers": {"content-type": "application/json"} | (headers or {}),
-        "body": json.dumps(document),
-    }
-
-
 class Api:
     """The routes, over injected boto3 clients (S3, DynamoDB, STS) and clock."""
 
@@ -97,6 +86,7 @@ class Api:
         self.s3, self.dynamodb, self.sts, self.settings = s3, dynamodb, sts, settings
         self.clock = clock
         self.ledger = UploadLedger(dynamodb, settings.uploads_table)
+        self.lifecycle = Lifecycle(self.ledger, s3, settings.bucket)
 
     def handler(self, event: dict[str, Any], context: Any = None) -> dict[str, Any]:
         """One function-URL event (payload 2.0) in, one response out; one log line each."""
@@ -110,8 +100,8 @@ class Api:
             document = {"error": {"code": "unauthorized", "message": UNAUTHORIZED}}
             response = _response(401, document)
         except ApiError as error:
-            headers = {"allow": "GET, POST" if path == "/uploads" else "GET"}
-            extra = headers if error.status == 405 else None
+            allowed = ALLOWED.get(line["route"], "GET")
+            extra = {"allow": allowed} if error.status == 405 else None
             document = {"error": {"code": error.code, "message": error.message}}
             response = _response(error.status, document, extra)
         except Exception as error:
@@ -126,17 +116,28 @@ class Api:
     def _route(self, event: dict, method: str, path: str, line: dict[str, Any]) -> dict:
         headers = event.get("headers") or {}
         caller = authenticate(self.dynamodb, self.settings.providers_table, headers, line)
-        provider = caller.provider
-        if path == "/uploads":
+        provider, parts = caller.provider, path.split("/")
+        if path == "/provider":
+            line["route"] = "/provider"
+            if method == "GET":
+                table = self.settings.providers_table
+                return _response(200, provider_settings(self.dynamodb, table, provider))
+        elif path == "/uploads":
             line["route"] = "/uploads"
             if method == "POST":
                 return self._create(provider, _json_body(event), line, caller.token_sha256)
             if method == "GET":
                 return self._list(provider, _query(event))
-        elif path.startswith("/uploads/") and path.count("/") == 2:
+        elif len(parts) == 3 and parts[1] == "uploads":
             line["route"] = "/uploads/{upload_id}"
             if method == "GET":
-                return self._status(provider, path.removeprefix("/uploads/"), line)
+                upload_id = check_upload_id(parts[2], line)
+                return _response(200, self.lifecycle.status(provider, upload_id, self.clock()))
+        elif len(parts) == 4 and parts[1] == "uploads" and parts[3] == "abandon":
+            line["route"] = "/uploads/{upload_id}/abandon"
+            if method == "POST":
+                upload_id = check_upload_id(parts[2], line)
+                return _response(200, self.lifecycle.abandon(provider, upload_id, self.clock()))
         else:
             raise ApiError(404, "not_found", "no such route")
         raise ApiError(405, "method_not_allowed", "that method is not allowed here")
@@ -214,22 +215,9 @@ class Api:
         text = query.get("limit", str(DEFAULT_LIMIT))
         if not re.fullmatch(r"[0-9]{1,3}", text) or not 1 <= int(text) <= MAX_LIMIT:
             raise ApiError(400, "invalid_limit", f"limit must be a number from 1 to {MAX_LIMIT}")
-        uploads = [upload_summary(item) for item in self.ledger.recent(provider, int(text))]
+        now, found = self.clock(), self.ledger.recent(provider, int(text))
+        uploads = [self.lifecycle.summary(item, now) for item in found]
         return _response(200, {"uploads": uploads})
-
-    def _status(self, provider: str, upload_id: str, line: dict[str, Any]) -> dict:
-        if not UPLOAD_ID.fullmatch(upload_id):
-            raise ApiError(400, "invalid_upload_id", "that is not an upload id")
-        line["upload_id"] = upload_id
-        item = self.ledger.get(provider, upload_id)
-        if item is None:
-            raise ApiError(404, "upload_not_found", "no such upload")
-        report = read_report(self.s3, self.settings.bucket, provider, upload_id)
-        if report is not None:
-            return _response(200, report)
-        return _response(
-            200, {"upload_id": upload_id, "status": item.get("status", UploadStatus.PENDING)}
-        )
 
 
 def _json_body(event: dict[str, Any]) -> dict[str, Any]:

@@ -36,6 +36,7 @@ from ingestcli.lambdas.ingest.admission import Admission, check_token
 from ingestcli.lambdas.ingest.checkpoints import CheckpointStore
 from ingestcli.lambdas.ingest.logs import log
 from ingestcli.lambdas.ingest.messages import continuation_message, objects_in_message
+from ingestcli.lambdas.ingest.progress_notes import ProgressNotes
 from ingestcli.lambdas.ingest.refused import Refusals, RefusedRow, key_digest
 from ingestcli.lambdas.ingest.rejects import RejectsBuffer
 from ingestcli.lambdas.ingest.seen_keys import SeenKeys
@@ -184,6 +185,7 @@ class Ingestor:
         rejects = RejectsBuffer(header.names)
         refusals = Refusals(self.dynamodb, self.settings.records_table, ref, progress, rejects)
         countdown = self.settings.time_check_every_rows
+        notes = ProgressNotes(self.ledger, ref, run.owner, self.settings.progress_every_seconds)
         writer = ItemWriter(
             self.dynamodb, self.settings.records_table, writers=self.settings.writers
         )
@@ -213,9 +215,11 @@ class Ingestor:
                 countdown -= 1
                 if countdown == 0:
                     countdown = self.settings.time_check_every_rows
+                    notes.due(progress, validation)  # a clock read; a note every few seconds
                     if context.get_remaining_time_in_millis() < self.settings.margin_ms:
                         seen = refusals.settle(writer, seen)  # before the checkpoint saves
                         progress.next_offset, progress.next_line = validation.position()
+                        notes.note(progress, validation)
                         return self._continue(ref, progress, seen, rejects, run)
             refusals.settle(writer, seen)
         return self._finish(ref, progress, rejects, run)

@@ -19,6 +19,7 @@ class Settings:
     margin_ms: int = 60_000  # stop and continue in another run when less time is left
     lease_grace_ms: int = 30_000  # a lease outlives its run by this much, for clock skew
     time_check_every_rows: int = 500  # how often a run asks how much time it has left
+    progress_every_seconds: float = 2.0  # how often, at most, a run notes its progress
 
     @classmethod
     def from_environment(cls, environment: Mapping[str, str] = os.environ) -> Settings:
@@ -32,4 +33,5 @@ class Settings:
             max_receive_count=int(environment.get("MAX_RECEIVE_COUNT", "5")),
             margin_ms=int(environment.get("CONTINUE_MARGIN_MS", "60000")),
             lease_grace_ms=int(environment.get("LEASE_GRACE_MS", "30000")),
+            progress_every_seconds=float(environment.get("PROGRESS_EVERY_SECONDS", "2")),
         )
