@@ -60,7 +60,9 @@ def test_reports_are_readable_and_listable_but_never_uploads_or_rejects() -> Non
             assert not fnmatch.fnmatchcase(f"{bucket}{provider}/{kind}/u1.csv", readable[0])
     (listing,) = [s for s in statements() if "s3:ListBucket" in as_list(s["Action"])]
     assert conditions_hold(listing, {"Prefix": report_key("acme", "u1")})
-    for prefix in (None, "", "acme/", "acme/uploads/", "acme/rejects/u1.csv"):
+    # an upload's own key, to tell an expired URL from a file the queue has yet to deliver
+    assert conditions_hold(listing, {"Prefix": "acme/uploads/2024/03/01/u1.csv"})
+    for prefix in (None, "", "acme/", "acme/rejects/u1.csv", "acme/checkpoints/u1/1.json"):
         assert not conditions_hold(listing, {"Prefix": prefix}), prefix
 
 

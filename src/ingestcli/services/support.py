@@ -27,6 +27,7 @@ from ingestcli.core.layout import UPLOAD_ID, UPLOAD_ID_RULE
 from ingestcli.core.ledger import UploadLedger, upload_summary
 from ingestcli.core.providers_table import ACTIVE, REVOKED, read_provider
 from ingestcli.core.reports import read_report
+from ingestcli.core.upload_view import object_at_key
 from ingestcli.errors import NotFound, UsageError
 from ingestcli.services.providers import ProviderRevoked, UnknownProvider, check_provider_id
 from ingestcli.services.session import aws_errors, aws_errors_while
@@ -185,14 +186,20 @@ def uploads(
     limit: int,
     *,
     providers: ProvidersTable | None = None,
+    s3: BaseClient | None = None,
+    bucket: str | None = None,
 ) -> list[dict[str, Any]]:
-    """The provider's latest `limit` uploads, newest first, shaped as the API lists them;
-    UsageError for a provider not active in `providers` (None skips that check)."""
+    """The provider's latest `limit` uploads, newest first, shaped as the API lists them
+    (with `s3` and `bucket`, an upload whose URL expired unused shows as `expired`, as the
+    API shows it); UsageError for a provider not active in `providers` (None skips that
+    check)."""
     check_provider_id(provider, "--provider")
     _check_limit(limit)
     if providers is not None:
         providers.require_active(provider)
     with aws_errors():
+        found = object_at_key(s3, bucket) if s3 is not None and bucket else None
         return [
-            upload_summary(item) for item in UploadLedger(dynamodb, table).recent(provider, limit)
+            upload_summary(item, object_exists=found)
+            for item in UploadLedger(dynamodb, table).recent(provider, limit)
         ]
