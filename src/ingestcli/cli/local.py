@@ -28,22 +28,21 @@ Its data lives in memory only and is gone when it stops."""
 @local_app.command("up")
 @reports_errors
 def up(
-    port: Annotated[int, typer.Option(help="moto's port on 127.0.0.1 (0: any free).")] = (
-        DEFAULT_MOTO_PORT
-    ),
-    api_port: Annotated[int, typer.Option(help="The API's port on 127.0.0.1 (0: any free).")] = (
-        DEFAULT_API_PORT
-    ),
+    port: Annotated[
+        int, typer.Option(min=0, max=65535, help="moto's port on 127.0.0.1 (0: any free).")
+    ] = DEFAULT_MOTO_PORT,
+    api_port: Annotated[
+        int, typer.Option(min=0, max=65535, help="The API's port on 127.0.0.1 (0: any free).")
+    ] = DEFAULT_API_PORT,
     detach: Annotated[
         bool, typer.Option("--detach", help="Run in the background; stop with ingest local down.")
     ] = False,
 ) -> None:
-    """Start moto, deploy the stack into it, serve the API and run the ingest worker."""
+    """Start moto, deploy the stack into it, serve the API and run the ingest worker.
+    Both ports are taken first: a busy one is refused at once."""
     from ingestcli.cli.render.output import stderr, stdout
-    from ingestcli.local.moto_server import free_port
     from ingestcli.local.service import run_foreground, start_detached
 
-    port, api_port = port or free_port(), api_port or free_port()
     if detach:
         state = start_detached(port, api_port)
         stdout.print(f"Local stack running in the background (pid {state.pid}).")

@@ -116,10 +116,12 @@ def route_shape(target: str) -> str:
     `/uploads/{upload_id}`), or `/{unknown}`: never a segment of the path itself, which may
     carry what a caller misplaced there (a token)."""
     path = urlsplit(target).path.rstrip("/") or "/"
-    if path in ("/", "/uploads"):
+    if path in ("/", "/uploads", "/provider"):
         return path
     if path.startswith("/uploads/") and path.count("/") == 2:
         return "/uploads/{upload_id}"
+    if path.startswith("/uploads/") and path.count("/") == 3 and path.endswith("/abandon"):
+        return "/uploads/{upload_id}/abandon"
     return "/{unknown}"
 
 
@@ -210,11 +212,19 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
 
     def __init__(
-        self, address: tuple[str, int], handler: Handler, max_body: int, timeout: float
+        self,
+        address: tuple[str, int],
+        handler: Handler,
+        max_body: int,
+        timeout: float,
+        listener: socket.socket | None = None,
     ) -> None:
         if ":" in address[0]:
             self.address_family = socket.AF_INET6
-        super().__init__(address, _RequestHandler)
+        super().__init__(address, _RequestHandler, bind_and_activate=listener is None)
+        if listener is not None:  # bound and listening already (local.ports)
+            self.socket.close()
+            self.socket, self.server_address = listener, listener.getsockname()
         self.handler = handler
         self.max_body = max_body
         self.timeout_seconds = timeout
@@ -227,7 +237,8 @@ class _Server(ThreadingHTTPServer):
 
 class ApiServer:
     """Serves `handler(event, context)` at http://127.0.0.1:<port>/ until stopped; `timeout`
-    is the Lambda timeout the context counts down from, `max_body` the largest body taken."""
+    is the Lambda timeout the context counts down from, `max_body` the largest body taken,
+    `listener` a loopback socket bound and listening already, served instead of `port`."""
 
     def __init__(
         self,
@@ -237,9 +248,11 @@ class ApiServer:
         *,
         max_body: int = MAX_BODY_BYTES,
         timeout: float = 30.0,
+        listener: socket.socket | None = None,
     ) -> None:
         self._handler = handler
         self._address = (loopback_host(host), port)
+        self._listener = listener
         self._max_body = max_body
         self._timeout = timeout
         self._server: _Server | None = None
@@ -257,7 +270,9 @@ class ApiServer:
         """Bind (port 0: any free port), serve in a daemon thread, and return the base URL."""
         if self._server is not None:
             raise RuntimeError("the local API is already running")
-        server = _Server(self._address, self._handler, self._max_body, self._timeout)
+        server = _Server(
+            self._address, self._handler, self._max_body, self._timeout, self._listener
+        )
         host, port = server.server_address[:2]
         url = f"http://[{host}]:{port}" if ":" in str(host) else f"http://{host}:{port}"
         self._server, self._url = server, url

@@ -13,7 +13,7 @@ them, for a moto server started here and for moto in-process (tests):
 What moto skips by design (bucket and queue policies, function URLs, S3 notifications from
 a template, running Lambda code) is the local stack's business, not this module's.
 
-    python -m ingestcli.local.moto_server --port 4566
+    python -m ingestcli.local.moto_server --port 4566     (0: any free port)
 """
 
 from __future__ import annotations
@@ -25,6 +25,8 @@ import sys
 import time
 import urllib.request
 from typing import Any
+
+from ingestcli.errors import IngestError
 
 _PATCHED = "_ingest_fixed"
 
@@ -79,6 +81,10 @@ def apply_fixes() -> None:
     change_set.apply = apply_and_refresh_stack
 
 
+class MotoDidNotStart(IngestError):
+    """The moto server's process ended, or never answered, as it started."""
+
+
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that nothing listens on right now."""
     with socket.socket() as probe:
@@ -86,45 +92,81 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def spawn(port: int | None = None, timeout: float = 30.0) -> tuple[subprocess.Popen, str]:
-    """Start a fixed moto server in a process of its own; return it and its endpoint once
-    it answers. The caller stops it (terminate)."""
-    port = port or free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "ingestcli.local.moto_server", "--port", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+def spawn(
+    port: int | None = None, timeout: float = 30.0, *, listener: socket.socket | None = None
+) -> tuple[subprocess.Popen, str]:
+    """Start a fixed moto server in a process of its own, serving on `listener` (taken over
+    here) or on `port` (bound here first: a busy one raises PortUnavailable at once); return
+    the process and its endpoint once it answers. The caller stops it (terminate)."""
+    from ingestcli.local.ports import reserve
+
+    listener = listener or reserve(port or 0)
+    port = listener.getsockname()[1]
+    try:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "ingestcli.local.moto_server", "--fd", str(listener.fileno())],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            pass_fds=(listener.fileno(),),
+        )
+    finally:
+        listener.close()  # the server's process holds the port now
     endpoint = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + timeout
     while True:
         try:
             urllib.request.urlopen(f"{endpoint}/moto-api/", timeout=1).close()
-            return server, endpoint
+            return server, endpoint  # the socket is ours: what answers is our server
         except OSError:
-            if time.monotonic() > deadline or server.poll() is not None:
+            if server.poll() is not None:
+                raise MotoDidNotStart(
+                    f"the moto server on port {port} exited as it started "
+                    f"(code {server.returncode}): run `python -m ingestcli.local.moto_server "
+                    "--port 0` to see why"
+                ) from None
+            if time.monotonic() > deadline:
                 server.kill()
-                raise RuntimeError(f"the moto server on port {port} did not start") from None
+                server.wait()
+                raise MotoDidNotStart(
+                    f"the moto server on port {port} did not answer in {timeout:.0f} s"
+                ) from None
             time.sleep(0.2)
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Run a fixed moto server on 127.0.0.1 until interrupted."""
+    """Run a fixed moto server on 127.0.0.1 until interrupted: on `--port`, or on the
+    listening socket `--fd` a parent bound and passed down (spawn)."""
     parser = argparse.ArgumentParser(description="moto server for the ingest local stack")
     parser.add_argument("--port", type=int, default=4566)
-    port = parser.parse_args(argv).port
+    parser.add_argument("--fd", type=int, default=None, help="a listening socket to serve on")
+    arguments = parser.parse_args(argv)
+    if arguments.fd is None:
+        from ingestcli.local.ports import PortUnavailable, reserve
+
+        try:
+            listener = reserve(arguments.port)
+        except PortUnavailable as error:
+            print(f"error: {error}", file=sys.stderr)
+            sys.exit(2)
+    else:
+        listener = socket.socket(fileno=arguments.fd)
     apply_fixes()
-    from moto.server import ThreadedMotoServer
+    from moto.moto_server.werkzeug_app import (
+        DomainDispatcherApplication,
+        MotoRequestHandler,
+        create_backend_app,
+    )
+    from werkzeug.serving import make_server
 
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
+    port = listener.getsockname()[1]
+    app = DomainDispatcherApplication(create_backend_app)
+    # Served in this thread on the socket bound before: no bind here that could fail (moto's
+    # ThreadedMotoServer waits forever when its thread cannot bind).
+    handler, fd = MotoRequestHandler, listener.fileno()
+    server = make_server("127.0.0.1", port, app, threaded=True, request_handler=handler, fd=fd)
+    listener.close()  # the server holds its own duplicate
     print(f"moto listening on http://127.0.0.1:{port} (data in memory only)", flush=True)
-    try:
-        import threading
-
-        threading.Event().wait()
-    except KeyboardInterrupt:
-        server.stop()
+    server.serve_forever()  # until Ctrl-C (werkzeug returns quietly) or SIGTERM
 
 
 if __name__ == "__main__":

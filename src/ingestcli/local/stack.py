@@ -40,6 +40,9 @@ from typing import TYPE_CHECKING, Any
 from ingestcli.errors import UsageError
 
 if TYPE_CHECKING:
+    import socket
+
+    from ingestcli.local.ports import Listeners
     from ingestcli.local.worker import QueueWorker
 
 REGION = "us-east-1"
@@ -114,32 +117,40 @@ def start_local_stack(
     moto_port: int | None = None,
     api_port: int = 0,
     *,
+    listeners: Listeners | None = None,
     on_step: Callable[[str], None] = lambda _step: None,
     on_event: Callable[[Any], None] = lambda _event: None,
     worker: WorkerOptions | None = WorkerOptions(),
 ) -> LocalStack:
-    """Start moto, deploy the template into it, wire what moto skips, serve the API and
-    run the worker (`worker=None`: none; `stack.start_worker` starts one later). On any
-    failure, what was started is stopped again."""
+    """Take both ports first (`listeners`, which it then owns, or the ports given: 0, any
+    free; a busy one raises PortUnavailable before anything starts), start moto, deploy the
+    template into it, wire what moto skips, serve the API and run the worker (`worker=None`:
+    none; `stack.start_worker` starts one later). On any failure, what was started is
+    stopped again."""
     import importlib.util
 
     from ingestcli.local.moto_server import spawn
+    from ingestcli.local.ports import reserve_ports
 
     if importlib.util.find_spec("moto") is None:
+        if listeners is not None:
+            listeners.close()
         raise UsageError("the local stack needs moto: pip install 'ingest[local]'")
-    on_step("starting moto on 127.0.0.1")
-    process, endpoint = spawn(moto_port)
-    stack = LocalStack(endpoint, "", {})
-    stack._stops.append(lambda: _terminate(process))
+    listeners = listeners or reserve_ports(moto_port or 0, api_port)
+    stack = LocalStack("", "", {})
+    stack._stops.append(listeners.close)  # if the API server never took its socket
     try:
-        clients = _Clients(endpoint)
+        on_step("starting moto on 127.0.0.1")
+        process, stack.endpoint = spawn(listener=listeners.moto)
+        stack._stops.append(lambda: _terminate(process))
+        clients = _Clients(stack.endpoint)
         on_step("deploying the bundled template")
-        stack.outputs = _deploy(clients, endpoint, on_event)
+        stack.outputs = _deploy(clients, stack.endpoint, on_event)
         _disable_moto_mapping(clients, stack.outputs)
         on_step("sending the bucket's upload events to the queue")
         _notify_queue(clients, stack.outputs)
         on_step("serving the API handler on 127.0.0.1")
-        stack.api_url = _serve_api(clients, stack, api_port)
+        stack.api_url = _serve_api(clients, stack, listeners.api)
         if worker is not None:
             on_step("running the ingest handler on the queue")
             stack.start_worker(worker)
@@ -220,14 +231,14 @@ def _function_environment(clients: _Clients, name: str) -> tuple[dict[str, str],
     return dict(configuration.get("Environment", {}).get("Variables", {})), configuration
 
 
-def _serve_api(clients: _Clients, stack: LocalStack, port: int) -> str:
+def _serve_api(clients: _Clients, stack: LocalStack, listener: socket.socket) -> str:
     from ingestcli.lambdas.api.routes import Api, Settings
     from ingestcli.local.api_server import ApiServer
 
     variables, _configuration = _function_environment(clients, stack.outputs["ApiFunction"])
     settings = Settings.from_environment(variables)
     api = Api(clients.s3, clients.dynamodb, clients.sts, settings)
-    server = ApiServer(api.handler, port=port)
+    server = ApiServer(api.handler, listener=listener)
     url = server.start()
     stack._stops.append(server.stop)
     return url
