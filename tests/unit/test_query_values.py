@@ -1,5 +1,6 @@
 """Support staff's reads, the parts that need no AWS: --since and --until as the UTC instants
-the keys store, and CSV cells a spreadsheet would run as formulas. (The reads themselves, on
+the keys store, CSV cells a spreadsheet would run as formulas, and times and values as people
+are shown them. (The reads themselves, on
 moto: tests/integration/test_query.py.)"""
 
 from __future__ import annotations
@@ -7,6 +8,8 @@ from __future__ import annotations
 import pytest
 
 from ingestcli.cli.exits import EXIT_USAGE, exit_code_for
+from ingestcli.cli.render import query
+from ingestcli.cli.render.output import human_time, shown
 from ingestcli.cli.render.query import spreadsheet_safe
 from ingestcli.errors import UsageError
 from ingestcli.services.support import parse_bound
@@ -73,3 +76,36 @@ def test_a_bound_that_is_no_instant_is_refused_without_repeating_it(text: str, r
 )
 def test_spreadsheet_formulas_are_neutralised_but_numbers_kept(value: object, cell: str) -> None:
     assert spreadsheet_safe(value) == cell
+
+
+# ------------------------------------------------------------------ times and values
+
+
+@pytest.mark.parametrize(
+    ("stored", "human"),
+    [
+        ("2024-03-01T09:00:00.000000Z", "2024-03-01T09:00:00Z"),
+        ("2024-03-01T09:00:00.000Z", "2024-03-01T09:00:00Z"),
+        ("2024-03-01T09:00:00.250000Z", "2024-03-01T09:00:00.250000Z"),
+        ("2024-03-01T09:00:00.000001Z", "2024-03-01T09:00:00.000001Z"),
+        ("2024-03-01T09:00:00Z", "2024-03-01T09:00:00Z"),
+        ("2024-03-01T09:00:00.000000+01:00", "2024-03-01T09:00:00.000000+01:00"),
+        ("x2024-03-01T09:00:00.000000Z", "x2024-03-01T09:00:00.000000Z"),
+        (7, 7),
+    ],
+)
+def test_a_zero_fraction_is_dropped_for_people_only(stored: object, human: object) -> None:
+    assert human_time(stored) == human
+
+
+def test_json_and_csv_keep_the_stored_time(capsys: pytest.CaptureFixture[str]) -> None:
+    stored = {"medical_record_number": "A-1", "date_time": "2024-03-01T14:15:00.000000Z"}
+    query.write_records_json([stored])
+    query.write_records_csv([stored])
+    assert capsys.readouterr().out.count("2024-03-01T14:15:00.000000Z") == 2
+
+
+def test_shown_escapes_bidi_overrides_and_controls() -> None:
+    assert shown("a\u202eb\u2069c\u200bd") == "a\\u202eb\\u2069c\u200bd"
+    assert shown("\x1b]52;c;x\x07") == "\\x1b]52;c;x\\x07"
+    assert shown("[red]x") == "\\[red]x"

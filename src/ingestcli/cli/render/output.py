@@ -24,6 +24,12 @@ from rich.progress import (
 
 # Control characters but tab and newline (ESC among them): shown escaped, never obeyed.
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+# Bidirectional embeddings, overrides and isolates: a value holding U+202E would show the rest
+# of its line (other columns, a code, an id) reversed. Shown as \uNNNN, never obeyed.
+_BIDI = re.compile("[\u202a-\u202e\u2066-\u2069]")
+# A timestamp as this tool stores it (date_time, ingested_at, the ledger's times), with a
+# fraction of zeros only: people are shown it without that fraction.
+_ZERO_FRACTION = re.compile(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)\.0+Z")
 
 stdout = Console(highlight=False, soft_wrap=True)
 stderr = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -34,9 +40,21 @@ def plural(count: int, noun: str) -> str:
 
 
 def shown(value: object) -> str:
-    """A value fit for a terminal: markup escaped, control characters made visible."""
+    """A value fit for a terminal: markup escaped, control characters and bidi overrides
+    made visible."""
     text = _CONTROL.sub(lambda match: f"\\x{ord(match.group()):02x}", str(value))
+    text = _BIDI.sub(lambda match: f"\\u{ord(match.group()):04x}", text)
     return escape(text)
+
+
+def human_time(value: object) -> object:
+    """A stored timestamp as people read it: `2024-03-01T09:00:00Z`, not `…:00.000000Z`.
+
+    Only a fraction of zeros goes; any other value, a non-zero fraction included, is returned
+    as it is. For human output only: JSON and CSV keep the stored form, which sorts."""
+    if isinstance(value, str) and (match := _ZERO_FRACTION.fullmatch(value)):
+        return f"{match[1]}Z"
+    return value
 
 
 def print_json(document: object) -> None:

@@ -8,7 +8,10 @@ not a plain number gets a leading apostrophe, so a value a provider sent (say
 form is the exact one.
 
 Values came from providers' files: before they reach a terminal, rich markup is escaped
-and control characters (an ESC sequence could rewrite the screen) are shown as \\xNN.
+and control characters (an ESC sequence could rewrite the screen) are shown as \\xNN. The
+table shows every value whole: when its columns do not fit the console, each record is a
+block of `column | value` lines instead (render/fit.py), and `date_time` drops a fraction
+of zeros (`2024-03-01T14:15:00Z`).
 """
 
 from __future__ import annotations
@@ -20,9 +23,8 @@ import textwrap
 from collections.abc import Iterable
 from typing import Any, TextIO
 
-from rich.table import Table
-
-from ingestcli.cli.render.output import plural, shown, stdout
+from ingestcli.cli.render.fit import ID, Column, print_rows
+from ingestcli.cli.render.output import human_time, plural, shown, stdout
 from ingestcli.core.contract import DATE_TIME_COLUMN, MRN_COLUMN
 from ingestcli.core.spreadsheet import spreadsheet_safe
 
@@ -45,23 +47,29 @@ def record_columns(records: Iterable[dict[str, Any]]) -> list[str]:
 
 
 def render_records_table(records: Iterable[dict[str, Any]], *, limit: int | None = None) -> int:
-    """One row per record, then a count line; returns the count."""
+    """One row per record (or, when the columns do not fit the console, one block per
+    record), then a count line; returns the count."""
     found = list(records)
     if not found:
         stdout.print("no records for this MRN")
         return 0
     own = _own_columns(found)
-    table = Table(header_style="bold")
-    table.add_column("date_time (UTC)", no_wrap=True)
-    table.add_column("as sent", overflow="fold")
-    for name in own:
-        table.add_column(shown(name), overflow="fold")
-    table.add_column("upload", overflow="fold")
-    for record in found:
-        cells = [record.get(DATE_TIME_COLUMN, ""), record.get("date_time_original", "")]
-        cells += [record.get(name, "") for name in own]
-        table.add_row(*map(shown, cells), shown(record.get("upload_id", "")))
-    stdout.print(table)
+    columns = [
+        Column("date_time (UTC)", ID),
+        Column("as sent", ID),
+        *(Column(shown(name)) for name in own),
+        Column("upload", ID),
+    ]
+    rows = [
+        [
+            shown(human_time(record.get(DATE_TIME_COLUMN, ""))),
+            shown(record.get("date_time_original", "")),
+            *(shown(record.get(name, "")) for name in own),
+            shown(record.get("upload_id", "")),
+        ]
+        for record in found
+    ]
+    print_rows(stdout, columns, rows)
     count = plural(len(found), "record")
     if limit is not None and len(found) >= limit:
         count += " (--limit reached: there may be more)"

@@ -1,10 +1,12 @@
-"""Human output of `ingest deploy`, `destroy` and `status`, with rich."""
+"""Human output of `ingest deploy`, `destroy` and `status`, with rich: logical ids, ARNs and
+URLs are ids, shown whole at any width (a table becomes blocks, a value its own line)."""
 
 from __future__ import annotations
 
+from rich.cells import cell_len
 from rich.markup import escape
-from rich.table import Table
 
+from ingestcli.cli.render.fit import ID, Column, print_rows
 from ingestcli.cli.render.output import stdout
 from ingestcli.deploy.artifact import UploadArtifact
 from ingestcli.deploy.models import ChangeSet, DeployPlan, DestroyPlan
@@ -28,22 +30,26 @@ def render_change_set(change_set: ChangeSet) -> None:
     if not change_set.changes:
         stdout.print(f"[bold]No changes:[/] stack {change_set.stack_name} is up to date.")
         return
-    table = Table(header_style="bold")
-    table.add_column("Action", no_wrap=True)
-    table.add_column("Logical id", overflow="fold")
-    table.add_column("Type", overflow="fold")
-    table.add_column("Replacement")
-    for change in change_set.changes:
-        style = _ACTION_STYLE.get(change.action, "")
-        table.add_row(
-            f"[{style}]{change.action}[/]" if style else change.action,
+    columns = [
+        Column("Action", ID),
+        Column("Logical id", ID),
+        Column("Type", ID),
+        Column("Replacement", ID),
+    ]
+    rows = [
+        [
+            f"[{_ACTION_STYLE[change.action]}]{change.action}[/]"
+            if change.action in _ACTION_STYLE
+            else escape(change.action),
             escape(change.logical_id),
-            change.resource_type,
-            change.replacement or "",
-        )
+            escape(change.resource_type),
+            escape(change.replacement or ""),
+        ]
+        for change in change_set.changes
+    ]
     kind = "create" if change_set.change_set_type == "CREATE" else "update"
-    stdout.print(f"Change set to {kind} stack [bold]{change_set.stack_name}[/]:")
-    stdout.print(table)
+    stdout.print(f"Change set to {kind} stack [bold]{escape(change_set.stack_name)}[/]:")
+    print_rows(stdout, columns, rows, boxed=False, title="CHANGE")
 
 
 def render_event(event: StackEvent) -> None:
@@ -57,14 +63,21 @@ def render_event(event: StackEvent) -> None:
 
 
 def render_outputs(outputs: dict[str, str], title: str = "Outputs") -> None:
+    """Each output's name and value (a name, an ARN, a URL: an id, never cut or folded):
+    the value beside its name when it fits the console, else whole on the next line, where
+    the terminal wraps it only if it is wider than the whole console."""
     if not outputs:
         return
-    table = Table(title=title, title_justify="left", show_header=False, box=None)
-    table.add_column(style="bold", no_wrap=True)
-    table.add_column(overflow="fold")
+    stdout.print(title)
+    names = max(cell_len(key) for key in outputs)
+    room = stdout.width - names - 3
     for key, value in sorted(outputs.items()):
-        table.add_row(key, escape(value))
-    stdout.print(table)
+        if cell_len(value) <= room:
+            line = f" [bold]{escape(key)}[/]{' ' * (names - cell_len(key))}  {escape(value)}"
+            stdout.print(line, soft_wrap=True)
+        else:
+            stdout.print(f" [bold]{escape(key)}[/]", soft_wrap=True)
+            stdout.print(escape(value), soft_wrap=True)  # from column 1, for the widest
 
 
 def render_destroy_plan(plan: DestroyPlan, *, dry_run: bool = False) -> None:

@@ -12,9 +12,11 @@ from contextlib import AbstractContextManager
 from typing import Any
 
 from rich.filesize import decimal
-from rich.table import Table
+from rich.text import Text
 
-from ingestcli.cli.render.output import byte_progress, plural, shown, stdout
+from ingestcli.cli.render.fit import ID, NUMBER, Column, print_lines, print_rows, wrapped
+from ingestcli.cli.render.output import byte_progress, human_time, plural, shown, stdout
+from ingestcli.cli.render.problems import render_problems
 from ingestcli.core.reports import COUNTS
 from ingestcli.core.status import SECOND_FILE_IGNORED, TOKEN_ROTATED, UploadStatus
 
@@ -24,6 +26,18 @@ _STATUS = {
     UploadStatus.FAILED: "[bold red]✘ failed[/]",
     UploadStatus.PENDING: "[cyan]… pending[/]",
     UploadStatus.PROCESSING: "[cyan]… processing[/]",
+    # No file reached the bucket, so nothing was ingested: a failure of the upload (exit 1).
+    UploadStatus.ABANDONED: "[bold red]✘ abandoned[/]",
+    UploadStatus.EXPIRED: "[bold red]✘ expired[/]",
+}
+# What a report says of an upload whose file never arrived, instead of counts of nothing.
+_NEVER_ARRIVED = {
+    UploadStatus.ABANDONED: (
+        "It was abandoned before its file was sent: nothing was ingested. Upload the file again."
+    ),
+    UploadStatus.EXPIRED: (
+        "Its URL expired before a file arrived: nothing was ingested. Upload the file again."
+    ),
 }
 _ADVICE = {
     UploadStatus.PARTIAL: (
@@ -85,13 +99,14 @@ def render_presigned(answer: dict[str, Any], provider: str) -> None:
     plain = {"markup": False, "highlight": False, "soft_wrap": True}
     stdout.print(
         f"Upload [bold]{shown(answer['upload_id'])}[/] for {shown(provider)}: its URL takes "
-        f"one file, until {shown(answer['expires_at'])}."
+        f"one file, until {shown(human_time(answer['expires_at']))}."
     )
     stdout.print("Upload URL:")
     stdout.print(url, **plain)
+    until = shown(human_time(answer["report_expires_at"]))
     stdout.print(
-        f"Report URL (valid 7 days, until {shown(answer['report_expires_at'])}, or until the "
-        "signing credentials expire if sooner):"
+        f"Report URL (valid 7 days, until {until}, or until the signing credentials expire if "
+        "sooner):"
     )
     stdout.print(report_url, **plain)
     stdout.print("The PUT must send exactly these headers:")
@@ -110,12 +125,16 @@ def render_presigned(answer: dict[str, Any], provider: str) -> None:
 
 
 def render_report(report: dict[str, Any], *, max_errors: int = 20) -> None:
-    """The verdict, the counts, the first problems as a table, and what to do next."""
+    """The verdict, the counts, the problems grouped by code (at most `max_errors` codes;
+    0 lists none), and what to do next."""
     upload_id = shown(report.get("upload_id", ""))
     status = report.get("status", "")
     stdout.print(f"Upload [bold]{upload_id}[/]: {_status(status)}")
     if status in (UploadStatus.PENDING, UploadStatus.PROCESSING):
         stdout.print("It has no report yet: check again with [bold]ingest uploads[/].")
+        return
+    if status in _NEVER_ARRIVED:
+        stdout.print(_NEVER_ARRIVED[status])
         return
     rows, written, rejected, duplicates = (int(report.get(name) or 0) for name in COUNTS)
     line = f"{plural(rows, 'row')}: {written:,} written, {rejected:,} rejected"
@@ -123,18 +142,14 @@ def render_report(report: dict[str, Any], *, max_errors: int = 20) -> None:
         line += f", {duplicates:,} replaced by a later row with the same key"
     stdout.print(line)
     errors = [problem for problem in report.get("errors") or [] if isinstance(problem, dict)]
-    if errors and max_errors > 0:
-        table = Table("Line", "Column", "Code", "Problem", header_style="bold")
-        for problem in errors[:max_errors]:
-            table.add_row(
-                shown(problem.get("line", "")),
-                shown(problem.get("column") or ""),
-                shown(problem.get("code", "")),
-                shown(problem.get("message", "")),
-            )
-        stdout.print(table)
-        if len(errors) > max_errors:
-            stdout.print(f"first {max_errors:,} of {plural(len(errors), 'problem')} shown")
+    counts = report.get("error_counts")
+    if max_errors > 0:
+        render_problems(
+            errors,
+            stdout,
+            counts=counts if isinstance(counts, dict) else None,
+            max_codes=max_errors,
+        )
     codes = {problem.get("code") for problem in errors}
     advice = [text for code, text in _CODE_ADVICE.items() if code in codes]
     if status in _ADVICE and TOKEN_ROTATED not in codes:
@@ -145,34 +160,38 @@ def render_report(report: dict[str, Any], *, max_errors: int = 20) -> None:
 
 def render_uploads(uploads: list[dict[str, Any]]) -> None:
     """One row per upload, newest first, with its counts once finished, and a mark where a
-    second file reached its URL (not ingested). Kept to what fits 80 columns (the API's
-    upload ids start with their UTC time); JSON output has the rest."""
+    second file reached its URL (not ingested); one block per upload when the columns do
+    not fit the console. JSON output has the rest."""
     if not uploads:
         stdout.print("no uploads yet")
         return
-    table = Table(header_style="bold", box=None, padding=(0, 2, 0, 0))
-    table.add_column("Upload id", no_wrap=True)
-    table.add_column("Status", no_wrap=True)
-    table.add_column("Rows", justify="right", no_wrap=True)
-    table.add_column("Rejected", justify="right", no_wrap=True)
-    table.add_column("File", overflow="fold")
-    flagged = 0
+    columns = [
+        Column("Upload id", ID),
+        Column("Status", ID),
+        Column("Rows", NUMBER),
+        Column("Rejected", NUMBER),
+        Column("File", least=10),  # a long name folds rather than turn the list into blocks
+    ]
+    rows, flagged = [], 0
     for upload in uploads:
         counts = upload.get("counts") or upload  # the API nests them; flat works too
         extra = upload.get("extra_versions")
         mark = f" [bold red]⚠ +{extra:,}[/]" if isinstance(extra, int) and extra > 0 else ""
         flagged += bool(mark)
-        table.add_row(
-            shown(upload.get("upload_id", "")),
-            _status(upload.get("status", "")) + mark,
-            _number(counts.get("rows")),
-            _number(counts.get("rejected")),
-            shown(upload.get("filename") or ""),  # an operator's URL may name none
+        rows.append(
+            [
+                shown(upload.get("upload_id", "")),
+                _status(upload.get("status", "")) + mark,
+                _number(counts.get("rows")),
+                _number(counts.get("rejected")),
+                shown(upload.get("filename") or ""),  # an operator's URL may name none
+            ]
         )
-    stdout.print(table)
+    print_rows(stdout, columns, rows, boxed=False, title="UPLOAD")
     stdout.print(plural(len(uploads), "upload"))
     if flagged:
-        stdout.print(
+        advice = Text(
             f"⚠ {plural(flagged, 'upload')} got a second file at the same URL "
             f"({SECOND_FILE_IGNORED}): not ingested; upload it again, with a new URL."
         )
+        print_lines(stdout, wrapped(stdout, advice, stdout.width))  # the code whole

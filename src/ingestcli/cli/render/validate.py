@@ -10,21 +10,24 @@ are shown as \\xNN, never obeyed.
 from __future__ import annotations
 
 from rich.console import Console
-from rich.table import Table
+from rich.text import Text
 
+from ingestcli.cli.render.fit import print_lines, wrapped
 from ingestcli.cli.render.output import plural, shown, stdout
+from ingestcli.cli.render.problems import render_problems
 from ingestcli.core.summary import Summary
 
 
 def render_summary(summary: Summary, name: str, console: Console = stdout) -> None:
-    """A one-line verdict, the first problems as a table, then the counts."""
+    """A one-line verdict, the problems grouped by code, then the counts."""
     name = shown(name)
     if summary.header_error:
         problem = summary.header_error
-        console.print(
+        refused = Text.from_markup(
             f"[bold red]✘ refused:[/] {name}: {shown(problem.message)} "
             f"[dim]({shown(problem.code)})[/]"
         )
+        print_lines(console, wrapped(console, refused, console.width))  # the code whole
         return
     if summary.ok:
         verdict = "[bold green]✔ valid:[/]"
@@ -33,19 +36,8 @@ def render_summary(summary: Summary, name: str, console: Console = stdout) -> No
         verdict = "[bold red]✘ invalid:[/]"
         detail = f"{plural(summary.invalid, 'row')} of {summary.rows:,} cannot be accepted"
     console.print(f"{verdict} {name}: {detail}")
-    if summary.errors:
-        table = Table("Line", "Column", "Code", "Problem", header_style="bold")
-        for problem in summary.errors:
-            table.add_row(
-                str(problem.line),
-                shown(problem.column or ""),
-                shown(problem.code),
-                shown(problem.message),
-            )
-        console.print(table)
-    counts = f"{plural(summary.rows, 'row')}: {summary.valid:,} valid, {summary.invalid:,} invalid"
-    if summary.errors_truncated:
-        counts += f" (first {plural(len(summary.errors), 'problem')} shown)"
-        by_code = sorted(summary.error_counts.items(), key=lambda item: (-item[1], item[0]))
-        counts += "\nproblems by code: " + ", ".join(f"{code} {n:,}" for code, n in by_code)
-    console.print(counts)
+    problems = [problem.as_dict() for problem in summary.errors]
+    render_problems(problems, console, counts=summary.error_counts)
+    console.print(
+        f"{plural(summary.rows, 'row')}: {summary.valid:,} valid, {summary.invalid:,} invalid"
+    )
