@@ -220,7 +220,7 @@ def test_validate_escapes_a_file_name_and_lists_codes_when_truncated(tmp_path: P
     path.write_bytes(bad_byte_file("note", 30))
     result = CliRunner().invoke(app, ["validate", str(path), "--max-errors", "5"])
     assert "\x1b" not in result.stdout
-    assert "problems by code: invalid_utf8 30" in result.stdout
+    assert "invalid_utf8 ×30 — lines 2, 3, 4, … (first 3)" in result.stdout
 
 
 def test_the_check_before_upload_escapes_control_characters(
