@@ -291,7 +291,8 @@ def test_failures_past_the_retries_say_the_api_cannot_be_reached(
 
 def test_a_closed_port_is_a_clear_error(sleeps: list[float]) -> None:
     port = free_port()
-    client = ApiClient(f"http://127.0.0.1:{port}", TOKEN, sleep=sleeps.append)
+    url = f"http://127.0.0.1:{port}"
+    client = ApiClient(url, TOKEN, sleep=sleeps.append, url_source="INGEST_API_URL")
     with pytest.raises(ApiUnavailable) as raised:
         client.upload_status("up1")
     message = str(raised.value)

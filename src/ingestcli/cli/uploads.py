@@ -3,11 +3,13 @@ AWS credentials (`--provider`), `uploads` and `report`."""
 
 from __future__ import annotations
 
+import os
+import shlex
 from typing import Annotated
 
 import typer
 
-from ingestcli.cli.exits import EXIT_OK, EXIT_PROBLEMS, reports_errors
+from ingestcli.cli.exits import exit_code_for_status, reports_errors
 from ingestcli.cli.options import (
     AwsProfileOption,
     EndpointOption,
@@ -21,7 +23,6 @@ from ingestcli.cli.options import (
     stack_output,
     time_zone,
 )
-from ingestcli.core.status import UploadStatus
 from ingestcli.errors import UsageError
 
 ApiUrlOption = Annotated[
@@ -42,7 +43,11 @@ SupportProvider = Annotated[
 ]
 
 
-def _api_client(profile: str | None, api_url: str | None, token: str | None):
+def _api_client(
+    profile: str | None, api_url: str | None, token: str | None, *, quick: bool = False
+):
+    """The provider's API client from options, environment and profile; a `quick` one gives
+    up sooner, for a call made while someone waits on Ctrl-C."""
     from ingestcli.services.api_client import ApiClient
 
     settings = settings_for(profile, api_url=api_url, token=token)
@@ -50,15 +55,45 @@ def _api_client(profile: str | None, api_url: str | None, token: str | None):
         raise UsageError("no API URL: set INGEST_API_URL, pass --api-url, or use --profile")
     if not settings.token:
         raise UsageError("no upload token: set INGEST_TOKEN (your operator gives you one)")
-    return ApiClient(settings.api_url, settings.token)
+    if api_url is not None:
+        source = "--api-url"
+    elif os.environ.get("INGEST_API_URL"):
+        source = "INGEST_API_URL"
+    else:
+        source = f"api_url in profile {settings.profile}"
+    tuning = {"timeout": 5.0, "attempts": 2} if quick else {}
+    return ApiClient(settings.api_url, settings.token, url_source=source, **tuning)
+
+
+def _report_command(profile: str | None, api_url: str | None) -> str:
+    """The exact command that shows an upload's report later, {upload_id} to fill in (an
+    upload id needs no quoting); never with the token."""
+    words = ["--profile", profile] if profile else []
+    words += ["--api-url", api_url] if api_url else []
+    quoted = (shlex.quote(word).replace("{", "{{").replace("}", "}}") for word in words)
+    return " ".join(["ingest report {upload_id}", *quoted])
 
 
 @reports_errors
 def upload(
-    file: Annotated[str, typer.Argument(help="The CSV file to upload.")],
+    files: Annotated[
+        list[str],
+        typer.Argument(
+            metavar="FILE...",
+            help="The CSV files to upload, or folders (their *.csv files, not in subfolders).",
+        ),
+    ],
     wait: Annotated[
         bool, typer.Option("--wait/--no-wait", help="Wait for the report and show it.")
     ] = True,
+    timeout: Annotated[
+        float,
+        typer.Option(min=0, metavar="SECONDS", help="How long to wait for each report."),
+    ] = 600.0,
+    jobs: Annotated[
+        int,
+        typer.Option(min=1, max=16, metavar="N", help="How many files to send at the same time."),
+    ] = 4,
     allow_invalid: Annotated[
         bool,
         typer.Option(
@@ -69,7 +104,10 @@ def upload(
     assume_tz: Annotated[
         str | None,
         typer.Option(
-            metavar="TZ", help="Time zone your provider is registered with, for the local check."
+            metavar="TZ",
+            help="With a token, the time zone registered for your provider (only it is "
+            "accepted); with --url, the zone for the local check of date_time values without "
+            "an offset.",
         ),
     ] = None,
     url: Annotated[
@@ -90,69 +128,48 @@ def upload(
     token: TokenOption = None,
     profile: ProfileOption = None,
 ) -> None:
-    """Check a CSV file, send it, and (by default) wait for its report.
+    """Check CSV files, send them, and (by default) wait for their reports.
 
-    Exit 0 when every row was written, 1 when rows were rejected or the file refused, or
-    when the URL (one file each) already holds a file: S3 refuses a second PUT, and the file
-    is not sent; ask for a new URL. With --url, the report is waited for only when
-    --report-url is given too."""
-    from ingestcli.cli.render import output
-    from ingestcli.cli.render.upload import render_report, render_upload_result, upload_progress
-    from ingestcli.cli.render.validate import render_summary
-    from ingestcli.services.files import size_of
-    from ingestcli.services.upload import check_before_upload, upload_with_url, wait_for_report
-    from ingestcli.services.upload import upload as send
+    Exit 0 when every row was written; 1 when rows were rejected or a file refused, or when
+    the URL (one file each) already holds a file; 3 when a file was sent but its report was
+    not ready (--timeout, or Ctrl-C while waiting): `ingest report UPLOAD_ID` shows it later.
+    Several files (or a folder's *.csv files) are sent --jobs at a time and summed up in one
+    table; the exit code is the most serious of theirs, 1 before 2 before 3 before 0 (130
+    when Ctrl-C stopped a file before it was sent). With --url (one file), the report is
+    waited for only when --report-url is given too."""
+    from ingestcli.cli.exits import exit_code_for_batch, exit_code_for_sent
+    from ingestcli.cli.render.batch import many_hooks, render_many
+    from ingestcli.cli.render.waiting import one_file_hooks, render_one
+    from ingestcli.services import batch
 
     if report_url is not None and url is None:
         raise UsageError("--report-url goes with --url: both come from `ingest presign`")
-    if report_url is not None:
-        from ingestcli.services.report_url import report_fetcher, report_upload_id
-
-        waited_id = report_upload_id(report_url, url)  # checked before anything is sent
-    summary = check_before_upload(file, time_zone(assume_tz))
-    if summary.header_error or (summary.invalid and not allow_invalid):
-        render_summary(summary, file, console=output.stderr)
-        advice = (
-            "the file was not uploaded: its header is refused"
-            if summary.header_error
-            else f"the file was not uploaded: {summary.invalid:,} of {summary.rows:,} rows are "
-            "invalid; fix them, or upload anyway with --allow-invalid (they will be rejected "
-            "and reported)"
-        )
-        output.print_error(advice)
-        raise typer.Exit(EXIT_PROBLEMS)
+    one = len(files) == 1 and not os.path.isdir(files[0])
     if url is not None:
-        result = upload_with_url(url, file)
-        if report_url is None or not wait:
-            if output_format is OutputFormat.json:
-                output.print_json(result)
-            else:
-                render_upload_result(result)
-            return
-        output.stderr.print(f"Uploaded as {waited_id}; waiting for its report…")
-        report = wait_for_report(
-            None,
-            waited_id,
-            fetch=report_fetcher(report_url),
-            later="ask your operator for its report (`ingest report`)",
-        )
+        if not one:
+            raise UsageError("--url takes one file: a URL from `ingest presign` holds one upload")
+        route, provider = batch.url_route(url, report_url, wait)
+        zone = time_zone(assume_tz)
+        command = f"ingest report {{upload_id}} --provider {shlex.quote(provider or 'ID')}"
+        command = f"ask your operator for it: {command}"
     else:
         client = _api_client(profile, api_url, token)
-        with upload_progress(file, size_of(file) or 0) as on_progress:
-            result = send(client, file, on_progress=on_progress)
-        if not wait:
-            if output_format is OutputFormat.json:
-                output.print_json(result)
-            else:
-                render_upload_result(result)
-            return
-        output.stderr.print(f"Uploaded as {result['upload_id']}; waiting for its report…")
-        report = wait_for_report(client, result["upload_id"])
-    if output_format is OutputFormat.json:
-        output.print_json(report)
-    else:
-        render_report(report)
-    raise typer.Exit(EXIT_OK if report.get("status") == UploadStatus.SUCCEEDED else EXIT_PROBLEMS)
+        quick = _api_client(profile, api_url, token, quick=True)
+        route, zone = batch.api_route(client, assume_tz, wait, quick)
+        command = _report_command(profile, api_url)
+    json = output_format is OutputFormat.json
+    options = {"allow_invalid": allow_invalid, "timeout": timeout}
+    if one:
+        hooks = one_file_hooks(waiting=route.fetch is not None)
+        outcome = batch.send_file(route, files[0], zone, hooks=hooks, **options)
+        if outcome.error is not None and outcome.stopped_by_error:
+            raise outcome.error  # reports_errors: its one line and exit code
+        render_one(outcome, json=json, timeout=timeout, command=command)
+        raise typer.Exit(exit_code_for_sent(outcome))
+    paths = batch.files_to_send(files)
+    outcomes = batch.send_many(route, paths, zone, jobs=jobs, hooks=many_hooks(), **options)
+    render_many(outcomes, json=json, command=command)
+    raise typer.Exit(exit_code_for_batch(outcomes))
 
 
 def _support_clients(profile, stack_name, region, endpoint_url, aws_profile, *services: str):
@@ -212,7 +229,10 @@ def report(
     endpoint_url: EndpointOption = None,
     aws_profile: AwsProfileOption = None,
 ) -> None:
-    """One upload's report: counts and the first problems (or a provider's, with --provider)."""
+    """One upload's report: counts and the first problems (or a provider's, with --provider).
+
+    Exit 0 when every row was written, 1 when rows were rejected or the file refused (or
+    the upload abandoned or expired), 3 while it is still pending or processing."""
     from ingestcli.cli.render import output
     from ingestcli.cli.render.upload import render_report
 
@@ -229,3 +249,4 @@ def report(
         output.print_json(document)
     else:
         render_report(document)
+    raise typer.Exit(exit_code_for_status(document.get("status")))

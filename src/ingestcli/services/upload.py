@@ -1,68 +1,61 @@
-"""`ingest upload`: checksum the file, get a presigned URL, PUT the file, wait for its report.
+"""`ingest upload`: check the file in the provider's time zone, checksum it, get a presigned
+URL, PUT the file (services/s3_put.py), and give the upload up if the PUT never lands.
 
-The PUT goes straight to S3 with http.client, so exactly the headers the URL was signed
-with are sent (plus Host and Content-Length) and the file is streamed from disk in chunks,
-never held in memory. The file is read twice, once for its SHA-256 and once to send it,
-so it must be a real file, not standard input. A URL signs `If-None-Match: *`: S3 refuses
-a second PUT (412), UrlAlreadyUsed, never "uploaded".
+The file is read twice, once for its SHA-256 and once to send it, so it must be a real
+file, not standard input. An upload whose URL was issued but whose PUT S3 did not accept
+(Ctrl-C, a refusal, a network failure) is abandoned through the API, best effort, so it
+does not sit pending until its URL expires; the error that stopped it is re-raised as is,
+with an `Abandonment` attached (see `abandonment()`).
 """
 
 from __future__ import annotations
 
-import hashlib
-import html
-import http.client
 import os
-import re
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import tzinfo
-from typing import IO, Any
-from urllib.parse import SplitResult
+from typing import Any
 
+from ingestcli.core.date_time import resolve_time_zone
 from ingestcli.core.summary import Summary, summarize
-from ingestcli.errors import IngestError, InputError, UsageError
-from ingestcli.services.api_client import ApiClient, check_url, printable, retry_delay
+from ingestcli.errors import IngestError, UsageError
+from ingestcli.services.api_client import ApiClient, UploadNotPending, check_url, printable
 from ingestcli.services.files import STDIN, open_binary
 from ingestcli.services.presign import HEADERS as PRESIGNED_HEADERS
+from ingestcli.services.s3_put import CHUNK_BYTES as CHUNK_BYTES  # re-exported
+from ingestcli.services.s3_put import SOCKET_TIMEOUT as SOCKET_TIMEOUT  # re-exported
+from ingestcli.services.s3_put import USED as USED  # re-exported
+from ingestcli.services.s3_put import Progress as Progress  # re-exported
+from ingestcli.services.s3_put import PutFailed as PutFailed  # re-exported
+from ingestcli.services.s3_put import UrlAlreadyUsed as UrlAlreadyUsed  # re-exported
+from ingestcli.services.s3_put import UrlExpired as UrlExpired  # re-exported
+from ingestcli.services.s3_put import _s3_error as _s3_error  # re-exported
+from ingestcli.services.s3_put import put_file as put_file  # re-exported
+from ingestcli.services.s3_put import sha256_of as sha256_of  # re-exported
 from ingestcli.services.waiting import WaitTimeout as WaitTimeout  # re-exported
 from ingestcli.services.waiting import wait_for_report as wait_for_report  # re-exported
 
-CHUNK_BYTES = 1 << 20
-SOCKET_TIMEOUT = 60.0  # seconds without progress, not for the whole file
-_RETRYABLE_CODES = frozenset({"RequestTimeout", "SlowDown", "InternalError", "ServiceUnavailable"})
-_HINTS = {
-    "SignatureDoesNotMatch": "the URL does not match the headers sent: ask for a new URL",
-    "BadDigest": "the file changed while it was being sent: upload it again",
-    "EntityTooLarge": "the file is larger than S3 takes in one request",
-}
-
-Progress = Callable[[int], None]
+# What became of an upload given up after its URL was issued.
+ABANDONED = "abandoned"  # the API marked it abandoned: nothing of the file will be ingested
+ARRIVED = "arrived"  # the API said the file had arrived after all (409): its report will come
+NOT_ABANDONED = "not abandoned"  # the API could not be told; its URL expires unused
 
 
-class PutFailed(IngestError):
-    """S3 refused the file, or could not be reached after every retry."""
+@dataclass(frozen=True)
+class Abandonment:
+    """An upload given up after its URL was issued, and what the API said to that."""
 
-    def __init__(self, message: str, code: str | None = None) -> None:
-        super().__init__(message)
-        self.code = code
-
-
-class UrlExpired(PutFailed):
-    """The presigned URL expired before S3 got the request: ask for a fresh one."""
+    upload_id: str
+    key: str | None
+    outcome: str  # ABANDONED, ARRIVED or NOT_ABANDONED
+    reason: str = ""  # why NOT_ABANDONED, already printable
 
 
-class UrlAlreadyUsed(PutFailed):
-    """S3 already holds a file for this URL (412: it signs If-None-Match); exit 1, as for any
-    file S3 refuses. `after_lost_answer`: an earlier attempt failed, and may be that file."""
-
-    def __init__(self, message: str, *, after_lost_answer: bool = False) -> None:
-        super().__init__(message, "PreconditionFailed")
-        self.after_lost_answer = after_lost_answer
-
-
-USED = "this upload URL was already used (a URL takes one file): nothing of this file was sent"
+def abandonment(error: BaseException) -> Abandonment | None:
+    """The upload `error` stopped after its URL was issued, if it did."""
+    found = getattr(error, "ingest_abandonment", None)
+    return found if isinstance(found, Abandonment) else None
 
 
 def check_before_upload(path: str, zone: tzinfo | None = None) -> Summary:
@@ -71,140 +64,64 @@ def check_before_upload(path: str, zone: tzinfo | None = None) -> Summary:
         return summarize(stream, zone)
 
 
-def sha256_of(stream: IO[bytes], on_progress: Progress | None = None) -> tuple[str, int]:
-    """The stream's SHA-256 (hex) and size in bytes, read in chunks."""
-    digest, size = hashlib.sha256(), 0
-    for chunk in iter(lambda: stream.read(CHUNK_BYTES), b""):
-        digest.update(chunk)
-        size += len(chunk)
-        if on_progress:
-            on_progress(size)
-    return digest.hexdigest(), size
-
-
-def _s3_error(body: bytes) -> tuple[str | None, str]:
-    """S3's error Code and Message from its XML answer (never anything of the file's)."""
-    text = body.decode("utf-8", "replace")
-    code = re.search(r"<Code>([^<]{1,100})</Code>", text)
-    message = re.search(r"<Message>([^<]{1,500})</Message>", text)
-    return (
-        printable(html.unescape(code[1]), 100) if code else None,
-        printable(html.unescape(message[1])) if message else "",
-    )
-
-
-@contextmanager
-def _source(source: str | IO[bytes]) -> Iterator[IO[bytes]]:
-    if isinstance(source, str):
-        with open_binary(source) as stream:
-            yield stream
-    else:
-        yield source
-
-
-def _send_body(
-    connection: http.client.HTTPConnection,
-    stream: IO[bytes],
-    size: int,
-    on_progress: Progress | None,
-) -> None:
-    sent = 0
-    while sent < size:
-        try:
-            chunk = stream.read(min(CHUNK_BYTES, size - sent))
-        except OSError as exc:
-            raise InputError(f"the file could not be read to the end: {exc.strerror}") from None
-        if not chunk:
-            raise InputError("the file got shorter while it was being sent: upload it again")
-        connection.send(chunk)
-        sent += len(chunk)
-        if on_progress:
-            on_progress(sent)
-
-
-def _send_once(
-    parts: SplitResult,
-    headers: dict[str, str],
-    stream: IO[bytes],
-    size: int,
-    on_progress: Progress | None,
-) -> tuple[int, bytes]:
-    """One PUT of the whole stream: the status and the start of S3's answer."""
-    kind = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
-    connection = kind(parts.hostname or "", parts.port, timeout=SOCKET_TIMEOUT)
+def zone_for_check(registered: str | None, assumed: str | None) -> tzinfo | None:
+    """The zone the local check reads date_time values without an offset in: the one the
+    server will use, the zone registered for the provider. `--assume-tz` (`assumed`) may
+    only repeat it: anything else would pass rows locally that the server reads otherwise.
+    A registered zone this computer does not know is left to the server to judge: the
+    check then reads no row without an offset."""
+    if registered is None:
+        if assumed is None:
+            return None
+        raise UsageError(
+            f"--assume-tz {printable(assumed, 60)} cannot be used: no time zone is registered "
+            "for your provider, so the server refuses rows whose date_time has no UTC offset; "
+            "add offsets to the file, or ask your operator to register your time zone"
+        )
     try:
-        target = f"{parts.path or '/'}?{parts.query}" if parts.query else parts.path or "/"
-        connection.putrequest("PUT", target, skip_accept_encoding=True)
-        for name, value in headers.items():
-            connection.putheader(name, value)
-        connection.putheader("Content-Length", str(size))
-        connection.endheaders()
-        try:
-            _send_body(connection, stream, size, on_progress)
-        except OSError as failure:
-            # S3 answers a request it refuses (an expired URL) before the body is in, then
-            # drops the connection: its answer is what matters, if it arrived.
-            try:
-                response = connection.getresponse()
-            except (OSError, http.client.HTTPException):
-                raise failure from None
-        else:
-            response = connection.getresponse()
-        return response.status, response.read(64 << 10)
-    finally:
-        connection.close()
+        zone = resolve_time_zone(registered)
+    except ValueError:
+        zone = None
+    if assumed in (None, registered):
+        return zone
+    try:
+        same = resolve_time_zone(assumed) == zone
+    except ValueError as exc:
+        raise UsageError(f"--assume-tz: {exc}") from None
+    if not same:
+        raise UsageError(
+            f"--assume-tz {printable(assumed, 60)} differs from the time zone registered for "
+            f"your provider ({printable(registered, 60)}), which the server reads date_time "
+            "values without an offset in: drop --assume-tz, or ask your operator to change it"
+        )
+    return zone
 
 
-def put_file(
-    url: str,
-    headers: dict[str, str],
-    source: str | IO[bytes],
-    size: int,
-    on_progress: Progress | None = None,
-    *,
-    attempts: int = 4,
-    sleep: Callable[[float], None] = time.sleep,
-) -> None:
-    """PUT `size` bytes of a path or seekable stream (from its start) to a presigned URL,
-    with `headers` (never Host or Content-Length, which are set here) and nothing else signed.
-
-    Raises UrlExpired when S3 says the URL has expired, UrlAlreadyUsed when it holds a file
-    already, PutFailed with S3's error code for any other refusal or once retries of
-    transient failures run out, InputError when the file cannot be read."""
-    parts = check_url(url, "the upload URL")
-    failure = ""
-    with _source(source) as stream:
-        for attempt in range(1, attempts + 1):
-            stream.seek(0)
-            if on_progress:
-                on_progress(0)
-            try:
-                status, body = _send_once(parts, headers, stream, size, on_progress)
-            except (OSError, http.client.HTTPException) as exc:
-                failure = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
-            else:
-                if 200 <= status < 300:
-                    return
-                code, message = _s3_error(body)
-                if status == 412:  # after a failed attempt, that one may have landed
-                    raise UrlAlreadyUsed(USED, after_lost_answer=attempt > 1)
-                if status == 403 and code == "AccessDenied" and "expired" in message.lower():
-                    raise UrlExpired("the upload URL has expired", code)
-                if status < 500 and code not in _RETRYABLE_CODES:
-                    hint = _HINTS.get(code or "", message or f"HTTP {status}")
-                    raise PutFailed(f"S3 refused the file ({code or status}): {hint}", code)
-                failure = f"{code or 'HTTP'} {status}"
-            if attempt < attempts:
-                sleep(retry_delay(attempt))
-    raise PutFailed(
-        f"the file could not be sent to S3 ({printable(failure, 120)}) after {attempts} "
-        "attempts: check the network, then try again"
-    )
+def abandon(client: ApiClient, upload_id: str) -> tuple[str, str]:
+    """Give an upload up (POST /uploads/<id>/abandon), best effort and never raising an
+    IngestError: (ABANDONED | ARRIVED | NOT_ABANDONED, why not). Pass a client with a short
+    timeout and few attempts: someone is waiting for Ctrl-C to end."""
+    try:
+        client.abandon_upload(upload_id)
+    except UploadNotPending:
+        return ARRIVED, ""
+    except IngestError as error:
+        return NOT_ABANDONED, printable(str(error), 200)
+    return ABANDONED, ""
 
 
 def _uploadable(path: str) -> None:
     if path == STDIN:
         raise UsageError("give the path of a file: an upload reads it twice, so not -")
+
+
+def _give_up(client: ApiClient, ticket: dict[str, Any], failure: BaseException) -> bool:
+    """Abandon the ticket's upload after `failure`; attach what happened to the failure.
+    True when the file had arrived after all (and the failure was not an interrupt)."""
+    outcome, reason = abandon(client, ticket["upload_id"])  # a second Ctrl-C ends it
+    found = Abandonment(ticket["upload_id"], ticket.get("key"), outcome, reason)
+    failure.ingest_abandonment = found  # type: ignore[attr-defined]
+    return outcome == ARRIVED and not isinstance(failure, KeyboardInterrupt)
 
 
 def upload(
@@ -214,11 +131,15 @@ def upload(
     on_progress: Progress | None = None,
     fresh_urls: int = 2,
     sleep: Callable[[float], None] = time.sleep,
+    quick: ApiClient | None = None,
 ) -> dict[str, Any]:
     """Send a file through the API: checksum, ask for a URL, PUT; ask again (up to
     `fresh_urls` times) if the URL expires first. Returns upload_id, key, filename, size and
-    sha256 of the upload that holds the file."""
+    sha256 of the upload that holds the file. A failure (or Ctrl-C) once a URL is issued
+    abandons that upload (through `quick`, a client that gives up sooner, if given), unless
+    its file is in S3 after all."""
     _uploadable(path)
+    quick = quick or client
     filename = os.path.basename(path)
     with open_binary(path) as stream:
         sha256, size = sha256_of(stream)
@@ -232,12 +153,17 @@ def upload(
                     break  # ours, and its report (checksum checked) says how it ended
                 raise UrlAlreadyUsed(f"{USED}; upload it again, for a new URL") from None
             except UrlExpired:
+                abandon(quick, ticket["upload_id"])  # its URL can take nothing any more
                 if renewal == fresh_urls:
                     raise UrlExpired(
                         f"the upload URL expired before the file was sent, {renewal + 1} times: "
                         "check this computer's clock, then try again",
                         "AccessDenied",
                     ) from None
+            except BaseException as failure:  # Ctrl-C too: the upload must not stay pending
+                if _give_up(quick, ticket, failure):
+                    break
+                raise
     held = {"upload_id": ticket["upload_id"], "key": ticket.get("key"), "filename": filename}
     return held | {"size": size, "sha256": sha256}
 
