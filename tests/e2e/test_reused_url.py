@@ -57,7 +57,7 @@ def report_of(run: Run, provider: str, upload_id: str, until: Callable[[dict], b
         shown = run(
             "report", upload_id, "--provider", provider, "--profile", "local", "--format", "json"
         )
-        if shown.returncode == 0:
+        if shown.stdout:  # the report exists (exit 1 when it is a failure)
             document = json.loads(shown.stdout)
             if until(document):
                 return document

@@ -64,7 +64,9 @@ def support_session(deployed: dict[str, str], clients: Any) -> tuple[Recorder, d
         TableName=deployed["RecordsTable"], Item=item("MRN1", "2024-03-01T10:00:00Z")
     )
     ProviderRegistry(clients.dynamodb, deployed["ProvidersTable"]).add("acme")
-    UploadLedger(clients.dynamodb, deployed["UploadsTable"]).register("acme", "u1")
+    UploadLedger(clients.dynamodb, deployed["UploadsTable"]).register(  # its URL ran out unused
+        "acme", "u1", key="acme/uploads/2024/03/01/u1.csv", expires_at="2024-03-01T00:05:00.000Z"
+    )
     clients.s3.put_object(
         Bucket=deployed["UploadsBucket"], Key=report_key("acme", "u1"), Body=b'{"rows": 0}'
     )
@@ -92,10 +94,16 @@ def support_session(deployed: dict[str, str], clients: Any) -> tuple[Recorder, d
     assert report(clients.s3, bucket, "acme", "u1", providers=providers) == {"rows": 0}
     with pytest.raises(NotFound):
         report(clients.s3, bucket, "acme", "u2", providers=providers)
-    assert (
-        len(uploads(clients.dynamodb, outputs["UploadsTable"], "acme", 10, providers=providers))
-        == 1
+    (listed,) = uploads(
+        clients.dynamodb,
+        outputs["UploadsTable"],
+        "acme",
+        10,
+        providers=providers,
+        s3=clients.s3,
+        bucket=bucket,
     )
+    assert listed["status"] == "expired"  # after a ListObjectsV2 of its own key found nothing
 
     values = {
         "AWS::Partition": "aws",

@@ -74,7 +74,7 @@ def test_invalid_rows_are_listed_with_line_column_and_code(runner: CliRunner, wr
     table = "\n".join(lines[1:-1])
     assert "mrn_invalid_characters" in table
     assert "date_time_impossible" in table
-    assert "mrn_invalid_characters ×1 — line 3" in table
+    assert "mrn_invalid_characters \N{MULTIPLICATION SIGN}1 — line 3" in table
     assert "  medical_record_number: the medical record number" in table
 
 

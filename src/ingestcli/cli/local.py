@@ -18,9 +18,10 @@ local_app = typer.Typer(
 
 NEXT_STEPS = """\
 Every command now works against it with --profile local (or INGEST_PROFILE=local):
-  ingest provider add acme --profile local            # prints acme's upload token
-  INGEST_TOKEN=<token> ingest upload visits.csv --profile local
-  ingest query --provider acme --mrn <MRN> --profile local
+  ingest provider add acme --profile local > acme.token   # acme's upload token
+  ingest login --profile local --token-stdin < acme.token
+  ingest upload examples/clinic-visits.csv --profile local
+  ingest query --provider acme --mrn MRN0001001 --profile local
   ingest status --profile local
 Its data lives in memory only and is gone when it stops."""
 

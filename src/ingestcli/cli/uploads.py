@@ -52,9 +52,12 @@ def _api_client(
 
     settings = settings_for(profile, api_url=api_url, token=token)
     if not settings.api_url:
-        raise UsageError("no API URL: set INGEST_API_URL, pass --api-url, or use --profile")
+        raise UsageError("no API URL: run `ingest login`, set INGEST_API_URL, or pass --api-url")
     if not settings.token:
-        raise UsageError("no upload token: set INGEST_TOKEN (your operator gives you one)")
+        raise UsageError(
+            "no upload token: run `ingest login` with the token your operator gave you "
+            "(or set INGEST_TOKEN)"
+        )
     if api_url is not None:
         source = "--api-url"
     elif os.environ.get("INGEST_API_URL"):
@@ -203,13 +206,21 @@ def uploads(
     if provider is None:
         found = _api_client(profile, api_url, token).recent_uploads(limit)
     else:
+        from ingestcli.services.support import ProvidersTable
         from ingestcli.services.support import uploads as recent_uploads
 
-        settings, (dynamodb,) = _support_clients(
-            profile, stack_name, region, endpoint_url, aws_profile, "dynamodb"
+        settings, (dynamodb, s3) = _support_clients(
+            profile, stack_name, region, endpoint_url, aws_profile, "dynamodb", "s3"
         )
-        table = stack_output(settings, "UploadsTable")
-        found = recent_uploads(dynamodb, table, provider, limit)
+        found = recent_uploads(
+            dynamodb,
+            stack_output(settings, "UploadsTable"),
+            provider,
+            limit,
+            providers=ProvidersTable(dynamodb, stack_output(settings, "ProvidersTable")),
+            s3=s3,
+            bucket=stack_output(settings, "UploadsBucket"),
+        )
     if output_format is OutputFormat.json:
         output.print_json(found)
     else:
@@ -239,12 +250,19 @@ def report(
     if provider is None:
         document = _api_client(profile, api_url, token).upload_status(upload_id)
     else:
+        from ingestcli.services.support import ProvidersTable
         from ingestcli.services.support import report as read_report
 
-        settings, (s3,) = _support_clients(
-            profile, stack_name, region, endpoint_url, aws_profile, "s3"
+        settings, (s3, dynamodb) = _support_clients(
+            profile, stack_name, region, endpoint_url, aws_profile, "s3", "dynamodb"
         )
-        document = read_report(s3, stack_output(settings, "UploadsBucket"), provider, upload_id)
+        document = read_report(
+            s3,
+            stack_output(settings, "UploadsBucket"),
+            provider,
+            upload_id,
+            providers=ProvidersTable(dynamodb, stack_output(settings, "ProvidersTable")),
+        )
     if output_format is OutputFormat.json:
         output.print_json(document)
     else:

@@ -75,7 +75,7 @@ def run_demo() -> None:
     from ingestcli.local.stack import session, start_local_stack
     from ingestcli.services.api_client import ApiClient
     from ingestcli.services.providers import ProviderRegistry
-    from ingestcli.services.support import records
+    from ingestcli.services.support import ProvidersTable, records
     from ingestcli.services.upload import check_before_upload, upload, wait_for_report
 
     with _section("1. Start the local stack", "ingest local up"):
@@ -126,7 +126,13 @@ def run_demo() -> None:
             "6. Support: one patient's records",
             f"ingest query --provider {PROVIDER} --mrn {PATIENT}",
         ):
-            found = records(dynamodb, stack.outputs["RecordsTable"], PROVIDER, PATIENT)
+            found = records(
+                dynamodb,
+                stack.outputs["RecordsTable"],
+                PROVIDER,
+                PATIENT,
+                providers=ProvidersTable(dynamodb, stack.outputs["ProvidersTable"]),
+            )
             render_records_table(found)
 
         with _section("7. Stop the local stack", "ingest local down"):
