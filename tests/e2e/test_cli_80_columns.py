@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from support.cli_process import Run, detached_local_stack, ingest_runner
+from support.cli_process import Run, detached_local_stack
 
 pytestmark = pytest.mark.xdist_group("cli_80_columns")
 
@@ -40,11 +40,6 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("home")
     (folder / "visits.csv").write_text(VISITS)
     return folder
-
-
-@pytest.fixture(scope="module")
-def run(home: Path) -> Run:
-    return ingest_runner(home)
 
 
 @pytest.fixture(scope="module")

@@ -19,7 +19,7 @@ import pytest
 
 from ingestcli.core.tokens import new_token, token_hash
 from ingestcli.local.service import probe
-from support.cli_process import Run, detached_local_stack, ingest_runner
+from support.cli_process import Run, detached_local_stack
 
 # One worker runs the module, in order: the stack is the module's, and the last test takes it
 # down (it checks that a second `local up` is refused while the first runs).
@@ -38,11 +38,6 @@ GOOD_FILE = (
 @pytest.fixture(scope="module")
 def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("home")
-
-
-@pytest.fixture(scope="module")
-def run(home: Path) -> Run:
-    return ingest_runner(home)
 
 
 @pytest.fixture(scope="module")

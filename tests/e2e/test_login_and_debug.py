@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import stat
 import subprocess
 import tomllib
@@ -19,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from support.cli_process import INGEST, detached_local_stack, ingest_runner
+from support.cli_process import INGEST, detached_local_stack, ingest_runner, user_environment
 from support.paths import EXAMPLE
 
 # One worker runs the module: its local stack takes seconds to start, once.
@@ -34,19 +33,7 @@ class Provider:
     def __init__(self, home: Path, stack: dict) -> None:
         self.home, self.stack = home, stack
         self.config = home / "config" / "ingest" / "config.toml"
-        self.environment = {
-            name: value
-            for name, value in os.environ.items()
-            if not name.startswith(("AWS_", "INGEST_"))
-        } | {
-            "HOME": str(home),
-            "XDG_CONFIG_HOME": str(home / "config"),
-            "XDG_STATE_HOME": str(home / "state"),
-            "COLUMNS": "200",
-            "NO_COLOR": "1",
-            "AWS_CONFIG_FILE": str(home / "missing"),
-            "AWS_SHARED_CREDENTIALS_FILE": str(home / "missing"),
-        }
+        self.environment = user_environment(home)
 
     def run(self, *arguments: str, stdin: str = "", **env: str) -> subprocess.CompletedProcess:
         return subprocess.run(

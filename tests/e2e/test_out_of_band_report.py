@@ -22,7 +22,7 @@ import pytest
 from ingestcli.core.layout import report_key
 from ingestcli.services.report_url import ReportUrlFailed, report_fetcher
 from ingestcli.services.upload import WaitTimeout, wait_for_report
-from support.cli_process import Run, detached_local_stack, ingest_runner
+from support.cli_process import Run, detached_local_stack
 
 pytestmark = pytest.mark.xdist_group("out_of_band_report")
 
@@ -39,11 +39,6 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (folder / "good.csv").write_text(GOOD)
     (folder / "bad.csv").write_text(BAD)
     return folder
-
-
-@pytest.fixture(scope="module")
-def run(home: Path) -> Run:
-    return ingest_runner(home)
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,7 @@ import hashlib
 import json
 import time
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +21,7 @@ import pytest
 from ingestcli.core.status import SECOND_FILE_IGNORED, TOKEN_ROTATED
 from ingestcli.services.api_client import ApiClient
 from ingestcli.services.upload import UrlAlreadyUsed, put_file
-from support.cli_process import Run, detached_local_stack, ingest_runner
+from support.cli_process import Run
 
 pytestmark = pytest.mark.xdist_group("reused_url")
 
@@ -37,17 +37,6 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (folder / "a.csv").write_text(A_FILE)
     (folder / "b.csv").write_text(B_FILE)
     return folder
-
-
-@pytest.fixture(scope="module")
-def run(home: Path) -> Run:
-    return ingest_runner(home)
-
-
-@pytest.fixture(scope="module")
-def stack(run: Run) -> Iterator[dict]:
-    with detached_local_stack(run) as document:
-        yield document
 
 
 def report_of(run: Run, provider: str, upload_id: str, until: Callable[[dict], bool]) -> dict:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from support.cli_process import Run, detached_local_stack, ingest_runner
+from support.cli_process import Run, detached_local_stack
 
 pytestmark = pytest.mark.xdist_group("upload_many")
 
@@ -41,11 +41,6 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     for number in range(5):
         (folder / "many" / f"f{number}.csv").write_text(HEADER + rows)
     return folder
-
-
-@pytest.fixture(scope="module")
-def run(home: Path) -> Run:
-    return ingest_runner(home)
 
 
 @pytest.fixture(scope="module")

@@ -12,13 +12,12 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from ingestcli.services.api_client import ApiClient
-from support.cli_process import Run, detached_local_stack, ingest_runner
+from support.cli_process import Run, user_environment
 
 pytestmark = pytest.mark.xdist_group("upload_wait")
 
@@ -42,17 +41,6 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     wide = "".join(f"W-{n},2024-03-01T10:00:00Z,{'x' * 300_000}\n" for n in range(100))
     (folder / "wide.csv").write_text("medical_record_number,date_time,note\n" + wide)
     return folder
-
-
-@pytest.fixture(scope="module")
-def run(home: Path) -> Run:
-    return ingest_runner(home)
-
-
-@pytest.fixture(scope="module")
-def stack(run: Run) -> Iterator[dict]:
-    with detached_local_stack(run) as document:
-        yield document
 
 
 def _token(run: Run, *options: str) -> dict[str, str]:
@@ -153,16 +141,7 @@ def test_upload_and_report_exit_by_one_rule(
 
 def _start(home: Path, env: dict[str, str], *arguments: str) -> subprocess.Popen[str]:
     """`ingest --debug ARGUMENTS` in the environment ingest_runner gives, left running."""
-    environment = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "INGEST_"))}
-    environment |= {
-        "XDG_CONFIG_HOME": str(home / "config"),
-        "XDG_STATE_HOME": str(home / "state"),
-        "COLUMNS": "200",
-        "NO_COLOR": "1",
-        "AWS_CONFIG_FILE": str(home / "missing"),
-        "AWS_SHARED_CREDENTIALS_FILE": str(home / "missing"),
-        **env,
-    }
+    environment = user_environment(home) | env
     return subprocess.Popen(
         [CONSOLE_SCRIPT, "--debug", *arguments],
         cwd=home, env=environment, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE,

@@ -15,21 +15,28 @@ INGEST = [sys.executable, "-m", "ingestcli"]
 Run = Callable[..., subprocess.CompletedProcess]
 
 
-def ingest_runner(home: Path) -> Run:
-    """A function that runs `ingest ARGUMENTS...` in `home` and returns what it did."""
+def user_environment(home: Path, columns: int = 200) -> dict[str, str]:
+    """A fresh user's environment in `home`: this machine's, less every AWS_ and INGEST_
+    setting, with its own home, config and state folders and no AWS profiles."""
     environment = {
         name: value
         for name, value in os.environ.items()
         if not name.startswith(("AWS_", "INGEST_"))
     }
-    environment |= {
+    return environment | {
+        "HOME": str(home),
         "XDG_CONFIG_HOME": str(home / "config"),
         "XDG_STATE_HOME": str(home / "state"),
-        "COLUMNS": "200",
+        "COLUMNS": str(columns),
         "NO_COLOR": "1",
         "AWS_CONFIG_FILE": str(home / "missing"),
         "AWS_SHARED_CREDENTIALS_FILE": str(home / "missing"),
     }
+
+
+def ingest_runner(home: Path) -> Run:
+    """A function that runs `ingest ARGUMENTS...` in `home` and returns what it did."""
+    environment = user_environment(home)
 
     def run(*arguments: str, env: dict[str, str] | None = None, timeout: float = 120):
         return subprocess.run(
