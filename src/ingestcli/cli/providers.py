@@ -55,7 +55,7 @@ def _show_token(provider_id: str, token: str, output_format: OutputFormat, actio
         return
     output.stderr.print(
         f"{action} [bold]{provider_id}[/]. Its upload token is below; it is shown only this "
-        "once, so hand it to the provider now (they set it as INGEST_TOKEN):"
+        "once, so hand it to the provider now (they save it with `ingest login`):"
     )
     output.stdout.print(token, markup=False, highlight=False)
 
