@@ -81,7 +81,7 @@ def test_the_live_line_shows_status_rows_share_and_elapsed_time() -> None:
     document = dict(PROCESSING, progress={"rows": 12345, "bytes": 500, "size": 1000})
     assert (
         wait_line("up1", document, 65.2)
-        == "Upload up1: processing · 12,345 rows · 50% of the file · 1:05"
+        == "Upload up1: processing · 1:05 · 12,345 rows · 50%"
     )
     assert wait_line("up1", {"status": "pending"}, 3) == "Upload up1: pending · 0:03"
     odd = {"status": "[red]x\x1b", "progress": {"rows": True, "bytes": 9, "size": 0}}
@@ -98,7 +98,7 @@ def test_the_live_line_is_drawn_on_a_terminal_only() -> None:
     with live_wait("up1", terminal) as on_poll:
         assert on_poll is not None
         on_poll(dict(PROCESSING, progress={"rows": 7}), 2.0)
-    assert "Upload up1: processing · 7 rows · 0:02" in screen.getvalue()
+    assert "Upload up1: processing · 0:02 · 7 rows" in screen.getvalue()
     assert "\x1b[3" not in screen.getvalue()  # no colour under no_color (NO_COLOR)
 
 

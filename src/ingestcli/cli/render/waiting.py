@@ -35,16 +35,17 @@ def elapsed_text(seconds: float) -> str:
 
 
 def wait_line(upload_id: str, document: dict[str, Any], elapsed: float) -> str:
-    """`Upload ID: processing · 12,000 rows · 40% of the file · 0:42` (what is known)."""
-    parts = [f"Upload {shown(upload_id)}: {shown(document.get('status', '?'))}"]
+    """`Upload ID: processing · 0:42 · 12,000 rows · 40%` (what is known): the time waited
+    comes before the counts, so a narrow terminal that cuts the line keeps it."""
+    status = shown(document.get("status", "?"))
+    parts = [f"Upload {shown(upload_id)}: {status}", elapsed_text(elapsed)]
     progress = document.get("progress")
     if isinstance(progress, dict):
         rows, done, size = progress.get("rows"), progress.get("bytes"), progress.get("size")
         if isinstance(rows, int) and not isinstance(rows, bool):
             parts.append(plural(rows, "row"))
         if isinstance(done, int) and isinstance(size, int) and size > 0 and 0 <= done <= size:
-            parts.append(f"{done * 100 // size}% of the file")
-    parts.append(elapsed_text(elapsed))
+            parts.append(f"{done * 100 // size}%")
     return " · ".join(parts)
 
 
