@@ -79,10 +79,7 @@ def test_a_timeout_keeps_the_last_status_for_the_caller() -> None:
 
 def test_the_live_line_shows_status_rows_share_and_elapsed_time() -> None:
     document = dict(PROCESSING, progress={"rows": 12345, "bytes": 500, "size": 1000})
-    assert (
-        wait_line("up1", document, 65.2)
-        == "Upload up1: processing · 1:05 · 12,345 rows · 50%"
-    )
+    assert wait_line("up1", document, 65.2) == "Upload up1: processing · 1:05 · 12,345 rows · 50%"
     assert wait_line("up1", {"status": "pending"}, 3) == "Upload up1: pending · 0:03"
     odd = {"status": "[red]x\x1b", "progress": {"rows": True, "bytes": 9, "size": 0}}
     assert wait_line("up[b]", odd, 0) == "Upload up\\[b]: \\[red]x\\x1b · 0:00"
