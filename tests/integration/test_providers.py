@@ -171,3 +171,13 @@ def test_a_revoked_provider_gets_no_new_token(registry, clients) -> None:
     with pytest.raises(ProviderRevoked, match="'acme' is revoked"):
         registry.rotate("acme")
     assert raw_items(clients) == before
+
+
+def test_canary_ids_are_reserved_for_ingest_check(registry, clients) -> None:
+    """`ingest check` deletes everything under a canary id: no provider may ever hold one."""
+    with pytest.raises(UsageError, match="reserved for `ingest check`"):
+        registry.add("ingest-canary-abc")
+    with pytest.raises(UsageError, match="a canary's id starts with"):
+        registry.add("acme", canary=True)
+    assert raw_items(clients) == []
+    registry.add("ingest-canary-abc", canary=True)

@@ -12,6 +12,7 @@ import typer
 from typer.core import TyperGroup
 
 from ingestcli import __version__
+from ingestcli.cli import check as cli_check
 from ingestcli.cli import local as cli_local
 from ingestcli.cli import login as cli_login
 from ingestcli.cli import providers as cli_providers
@@ -129,6 +130,7 @@ for command in (
     cli_stack.deploy,
     cli_stack.destroy,
     cli_stack.status,
+    cli_check.check,
     cli_providers.presign,
     cli_login.login,
 ):

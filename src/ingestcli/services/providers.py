@@ -60,6 +60,9 @@ class Provider:
         )
 
 
+CANARY_PREFIX = "ingest-canary-"  # reserved: the ids `ingest check` adds and cleans up
+
+
 def check_provider_id(provider_id: str, option: str | None = None) -> str:
     """The id as given, or a UsageError that states the rule S3 keys are read by (and names
     the `option` the id came from, if any)."""
@@ -79,9 +82,19 @@ class ProviderRegistry:
     def __init__(self, dynamodb: Any, table: str) -> None:
         self.dynamodb, self.table = dynamodb, table
 
-    def add(self, provider_id: str, time_zone: str | None = None) -> tuple[Provider, str]:
-        """Register a provider; returns it and its token, which is never shown again."""
+    def add(
+        self, provider_id: str, time_zone: str | None = None, *, canary: bool = False
+    ) -> tuple[Provider, str]:
+        """Register a provider; returns it and its token, which is never shown again. Ids
+        that start with CANARY_PREFIX are `ingest check`'s (`canary`), never a provider's,
+        so its clean-up can never delete a real provider's data."""
         check_provider_id(provider_id)
+        if provider_id.startswith(CANARY_PREFIX) != canary:
+            raise UsageError(
+                f"provider ids starting with {CANARY_PREFIX!r} are reserved for `ingest check`"
+                if not canary
+                else f"a canary's id starts with {CANARY_PREFIX!r}"
+            )
         if time_zone is not None:
             try:
                 resolve_time_zone(time_zone)
