@@ -2,8 +2,8 @@
 reaches the key anyway (an old URL, a tool that drops the header) is never ingested and never
 skipped silently: the uploads table counts it and the report names it.
 
-moto's S3 events carry no versionId, so the ingest Lambda pins the version it read by
-HeadObject; events built here with a versionId play AWS's.
+S3 events built here name the version their PUT made, as AWS's do; `versioned_event` names
+a chosen one.
 """
 
 from __future__ import annotations

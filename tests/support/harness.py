@@ -1,8 +1,10 @@
 """The resources the ingest Lambda uses, on moto, and ways to look at them and feed them.
 
-Tables are keyed as infra/cloudformation/ingest.yaml keys them. Messages reach the handler
-either built by hand (the shape the SQS event source mapping gives a Lambda) or received from
-a real moto queue, which is how continuation messages travel.
+Tables are keyed as infra/cloudformation/ingest.yaml keys them, and the bucket is versioned
+as the template makes it (`make_harness(versioned=False)`: the unversioned path). Messages
+reach the handler either built by hand (the shape the SQS event source mapping gives a
+Lambda; an S3 event names the version its PUT made, as AWS's do) or received from a real
+moto queue, which is how continuation messages travel.
 """
 
 from __future__ import annotations
@@ -221,9 +223,13 @@ class Harness:
         raise AssertionError(f"the queue still held messages after {max_rounds} rounds")
 
 
-def make_harness(clients: Any, max_receive_count: int = 3) -> Harness:
+def make_harness(clients: Any, max_receive_count: int = 3, *, versioned: bool = True) -> Harness:
+    """The ingest Lambda's bucket (versioned, as the template's, unless told otherwise),
+    tables and queues, with one active provider."""
     s3, dynamodb, sqs = clients.s3, clients.dynamodb, clients.sqs
     s3.create_bucket(Bucket=BUCKET)
+    if versioned:
+        s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
     tables = ((RECORDS, "RecordsTable"), (PROVIDERS, "ProvidersTable"), (UPLOADS, "UploadsTable"))
     for name, logical_id in tables:
         make_table(dynamodb, name, logical_id)
@@ -242,6 +248,7 @@ def make_harness(clients: Any, max_receive_count: int = 3) -> Harness:
 
 
 def ingest_once(env: Harness, key: str = KEY, **changes: Any) -> dict[str, Any]:
-    """Hand one S3 event for `key` to a fresh ingestor, as a single-message batch."""
+    """Hand one S3 event for `key` (naming its current version) to a fresh ingestor, as a
+    single-message batch."""
     event = lambda_event(sqs_record(s3_event_body(key)))
     return env.ingestor(**changes).handle_batch(event, FakeContext())

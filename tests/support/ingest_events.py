@@ -1,4 +1,11 @@
-"""What reaches the ingest Lambda: CSV bodies, S3 notifications, SQS records, a context."""
+"""What reaches the ingest Lambda: CSV bodies, S3 notifications, SQS records, a context.
+
+An S3 event built here names the object's version (`versionId`) as AWS's does for a
+versioned bucket, which the template's bucket is: by default the version now current at
+that key in the in-process moto, i.e. the one the PUT just before made. The harness's bucket
+is versioned, so the versioned read (GetObject with VersionId, with Range on continuation)
+is the path these tests run; `version_id=None` builds the event of an unversioned bucket.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +17,7 @@ import urllib.parse
 from collections.abc import Iterable
 from typing import Any
 
-from support.names import BUCKET, REGION
+from support.names import ACCOUNT, BUCKET, REGION
 
 HEADER = ("medical_record_number", "date_time", "note")
 
@@ -41,14 +48,46 @@ class FakeContext:
         return self.LOW
 
 
+# The default of s3_event_body's version_id: the object's current version, looked up.
+CURRENT = "current"
+
+
+def current_version(key: str, bucket: str = BUCKET) -> str | None:
+    """The VersionId of the object now at `key` in the in-process moto's S3, as S3 names it
+    in the event of the PUT that made it; None for an unversioned bucket, a missing bucket or
+    key, or a deleted object. Read from moto's own store: no request, so no risk of one
+    reaching AWS when no moto is running."""
+    from moto.s3.models import FakeKey, s3_backends
+
+    found = s3_backends[ACCOUNT]["aws"].buckets.get(bucket)
+    if found is None or not found.is_versioned:
+        return None
+    current = found.keys.get(key)
+    if not isinstance(current, FakeKey) or current.version_id == "null":
+        return None
+    return current.version_id
+
+
 def s3_event_body(
     key: str,
     bucket: str = BUCKET,
     event_name: str = "ObjectCreated:Put",
     *,
     encoded_key: str | None = None,
+    version_id: str | None = CURRENT,
 ) -> str:
-    """An S3 notification as S3 sends it to SQS: the key URL-encoded, a space as '+'."""
+    """An S3 notification as S3 sends it to SQS: the key URL-encoded, a space as '+'; with
+    the object's `versionId` (default: the version current at the key now; None: none, as
+    for an unversioned bucket)."""
+    if version_id == CURRENT:
+        version_id = current_version(key, bucket)
+    s3_object: dict[str, Any] = {
+        "key": encoded_key if encoded_key is not None else urllib.parse.quote_plus(key, "/"),
+        "size": 1,
+        "sequencer": "0055AED6DCD90281E5",
+    }
+    if version_id is not None:
+        s3_object["versionId"] = version_id
     record = {
         "eventVersion": "2.1",
         "eventSource": "aws:s3",
@@ -58,13 +97,7 @@ def s3_event_body(
         "s3": {
             "s3SchemaVersion": "1.0",
             "bucket": {"name": bucket, "arn": f"arn:aws:s3:::{bucket}"},
-            "object": {
-                "key": encoded_key
-                if encoded_key is not None
-                else urllib.parse.quote_plus(key, "/"),
-                "size": 1,
-                "sequencer": "0055AED6DCD90281E5",
-            },
+            "object": s3_object,
         },
     }
     return json.dumps({"Records": [record]})

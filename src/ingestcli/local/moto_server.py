@@ -10,8 +10,14 @@ them, for a moto server started here and for moto in-process (tests):
 - resources are diffed against the parameters given when the stack was created only, so an
   UPDATE that keeps the other values (UsePreviousValue) "modifies" every resource that
   refers to them, and moto fails halfway through.
-What moto skips by design (bucket and queue policies, function URLs, S3 notifications from
-a template, running Lambda code) is the local stack's business, not this module's.
+It also makes moto's S3 events name the object version a PUT made (`versionId`), as AWS's
+always do for a versioned bucket: moto's carry none, so the ingest Lambda's versioned read
+path (GetObject with VersionId, with Range on continuation) would never run locally. The
+version is the one of the very object the event is about, taken as moto sends the event,
+so a second PUT at the same key cannot slip in between.
+What moto skips by design (bucket and queue policies, function URLs, S3 notifications and
+versioning from a template, running Lambda code) is the local stack's business, not this
+module's.
 
     python -m ingestcli.local.moto_server --port 4566     (0: any free port)
 """
@@ -37,7 +43,34 @@ def _as_text(value: Any) -> str:
 
 
 def apply_fixes() -> None:
-    """Patch moto's CloudFormation ChangeSet (once; later calls do nothing)."""
+    """Patch moto's CloudFormation ChangeSet and its S3 events (once; later calls do
+    nothing)."""
+    _fix_change_sets()
+    _fix_s3_events()
+
+
+def _fix_s3_events() -> None:
+    """An S3 event for an object of a versioned bucket names its version, as on AWS."""
+    from moto.s3 import notifications
+
+    original = notifications._get_s3_event  # a missing name fails loudly, at start
+    if getattr(original, _PATCHED, False):
+        return
+
+    def event_with_version(event_name: str, bucket: Any, key: Any, *rest: Any) -> Any:
+        event = original(event_name, bucket, key, *rest)
+        version = getattr(key, "version_id", None)
+        if bucket.is_versioned and version and version != "null":
+            for record in event["Records"]:
+                record["s3"]["object"].setdefault("versionId", version)
+        return event
+
+    event_with_version.__wrapped__ = original  # moto's own, for the test of its defect
+    setattr(event_with_version, _PATCHED, True)
+    notifications._get_s3_event = event_with_version
+
+
+def _fix_change_sets() -> None:
     from moto.cloudformation import models  # imported here: it takes seconds to load
 
     change_set = models.ChangeSet

@@ -4,8 +4,11 @@ moto in server mode stands in for AWS, and the bundled template is deployed into
 the same code as `ingest deploy`. What moto's CloudFormation does not do, this module does
 itself, here and nowhere else:
 
-- moto does not apply the bucket's NotificationConfiguration from a template: the S3 →
-  SQS notification is put through the API, which moto's server does deliver;
+- moto does not apply the bucket's NotificationConfiguration nor its VersioningConfiguration
+  from a template: versioning is turned on and the S3 → SQS notification is put through the
+  API, which moto's server does deliver. Its events then name the object's version
+  (`versionId`), as AWS's do, through moto_server's fix: the versioned read is the one that
+  runs here;
 - moto runs no Lambda code without Docker: the API handler (`lambdas/api/`) is served
   over HTTP on 127.0.0.1 by `api_server.ApiServer`, and the ingest handler
   (`lambdas/ingest/`) is called by `worker.QueueWorker`, which plays the SQS event
@@ -146,6 +149,7 @@ def start_local_stack(
         clients = _Clients(stack.endpoint)
         on_step("deploying the bundled template")
         stack.outputs = _deploy(clients, stack.endpoint, on_event)
+        _version_bucket(clients, stack.outputs)
         _disable_moto_mapping(clients, stack.outputs)
         on_step("sending the bucket's upload events to the queue")
         _notify_queue(clients, stack.outputs)
@@ -203,6 +207,14 @@ def _disable_moto_mapping(clients: _Clients, outputs: dict[str, str]) -> None:
     mappings = clients.lambda_.list_event_source_mappings(FunctionName=function)
     for mapping in mappings.get("EventSourceMappings", []):
         clients.lambda_.update_event_source_mapping(UUID=mapping["UUID"], Enabled=False)
+
+
+def _version_bucket(clients: _Clients, outputs: dict[str, str]) -> None:
+    """The template's VersioningConfiguration, put through the API: every upload is then
+    read by the version its event names, as on AWS."""
+    clients.s3.put_bucket_versioning(
+        Bucket=outputs["UploadsBucket"], VersioningConfiguration={"Status": "Enabled"}
+    )
 
 
 def _notify_queue(clients: _Clients, outputs: dict[str, str]) -> None:
