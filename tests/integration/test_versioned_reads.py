@@ -114,3 +114,25 @@ def test_an_unversioned_bucket_and_event_still_ingest_pinned_by_etag(clients) ->
     assert not upload.get("object_version") and upload["object_etag"]
     assert reads.versions() == {None}
     assert len(reads.ranged()) == ROWS // RUN_ROWS - 1
+
+
+def test_without_versions_a_file_replaced_mid_ingest_is_refused_never_mixed_in(clients) -> None:
+    # The bug this pins down: a later run of an unversioned bucket used to read on from its
+    # saved byte in whatever file was now at the key, and report the mix as succeeded.
+    env = make_harness(clients, versioned=False)
+    env.upload(FIRST)
+    ingestor = env.ingestor(time_check_every_rows=RUN_ROWS)
+    env.send(s3_event_body(KEY))
+    assert env.deliver_next(ingestor, short_runs()) == {"batchItemFailures": []}
+    assert env.ledger()["status"] == "processing"
+    env.s3.put_object(Bucket=BUCKET, Key=KEY, Body=SECOND)  # replaces it: no versions here
+    reads = ObjectReads(env.s3, KEY)
+    env.drain(ingestor, short_runs)
+    assert all(request.get("IfMatch") == env.ledger()["object_etag"] for request in reads.requests)
+    assert mrns(env) == {f"P-{n:05d}" for n in range(RUN_ROWS)}  # the first file's, only
+    report = env.report()
+    assert report is not None and report["status"] == "failed"
+    # the second file is seen (by its ETag) and ignored; the first cannot be read to its end
+    codes = [error["code"] for error in report["errors"]]
+    assert codes == [SECOND_FILE_IGNORED, "file_changed"]
+    assert report["rows"] == report["written"] == RUN_ROWS

@@ -36,6 +36,16 @@ def is_missing(error: BaseException) -> bool:
     )
 
 
+def is_precondition_failure(error: BaseException) -> bool:
+    """S3 refused a read pinned by If-Match: the object at the key is no longer that one."""
+    if error_code(error) == "PreconditionFailed":
+        return True
+    response = getattr(error, "response", None)
+    return isinstance(response, dict) and (
+        response.get("ResponseMetadata", {}).get("HTTPStatusCode") == 412
+    )
+
+
 def is_condition_failure(error: BaseException) -> bool:
     """DynamoDB refused a conditional write: the condition, not the request, failed."""
     return error_code(error) == CONDITION_FAILED

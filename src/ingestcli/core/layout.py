@@ -69,6 +69,7 @@ class UploadRef:
     version_id: str | None
     provider: str
     upload_id: str
+    etag: str | None = None  # in a bucket without versions, what pins the upload's object
 
     def path(self, kind: str, suffix: str) -> str:
         return upload_path(self.provider, self.upload_id, kind, suffix)

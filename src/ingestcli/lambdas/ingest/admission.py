@@ -75,6 +75,8 @@ class Admission:
             upload = self.ledger.note_extra_version(ref.provider, ref.upload_id, _name(identity))
         if upload.get("object_version"):
             ref = dataclasses.replace(ref, version_id=str(upload["object_version"]))
+        elif upload.get("object_etag"):  # no versions: every run reads that ETag or nothing
+            ref = dataclasses.replace(ref, etag=str(upload["object_etag"]))
         if upload["status"] not in FINISHED:
             return ref, upload, None
         if second:

@@ -3,7 +3,9 @@
 botocore retries a failed request, but not a response body that breaks halfway: a reset
 connection in the middle of a 1 GB file would fail the whole run. `ObjectReader` reopens
 the object at the byte it had reached (a Range read of the same version, or of the same
-ETag when the bucket names no version) and goes on, a few times, with backoff.
+ETag when the bucket names no version) and goes on, a few times, with backoff. Given the
+upload's ETag, every read is pinned to it from the first: a later run of a bucket without
+versions never reads on in another file (S3 answers 412 instead).
 """
 
 from __future__ import annotations
@@ -32,10 +34,13 @@ class ObjectReader:
         version_id: str | None = None,
         start: int = 0,
         *,
+        etag: str | None = None,
         sleep: Any = time.sleep,
     ) -> None:
         self._s3, self._bucket, self._key, self._sleep = s3, bucket, key, sleep
-        self._pin: dict[str, str] = {"VersionId": version_id} if version_id else {}
+        self._pin: dict[str, str] = (
+            {"VersionId": version_id} if version_id else {"IfMatch": etag} if etag else {}
+        )
         self._position = start
         self.size: int | None = None
         self._body = self._open()

@@ -8,6 +8,7 @@ import hashlib
 from datetime import tzinfo
 from typing import Any
 
+from ingestcli.core.aws_errors import is_precondition_failure
 from ingestcli.core.contract import ContractViolation
 from ingestcli.core.layout import UploadRef
 from ingestcli.core.reports import Progress
@@ -30,7 +31,16 @@ class UploadSource:
 
     def _reader(self, start: int = 0) -> ObjectReader:
         ref = self.ref
-        return ObjectReader(self.s3, ref.bucket, ref.key, ref.version_id, start)
+        try:
+            return ObjectReader(self.s3, ref.bucket, ref.key, ref.version_id, start, etag=ref.etag)
+        except Exception as error:
+            if not is_precondition_failure(error):
+                raise
+            raise FileRefused(  # a bucket without versions, and another file at the key
+                "file_changed",
+                "another file replaced this one at its key while it was being ingested: the "
+                "counts cover the rows read before that; upload the file again",
+            ) from None
 
     def check_sha256(self, declared: str | None) -> None:
         """Compare the body with the SHA-256 the provider declared when asking for the URL
