@@ -373,3 +373,55 @@ def test_the_ingest_role_may_note_progress_on_the_uploads_table() -> None:
     [track] = [s for s in statements(document) if s.get("Sid") == "TrackUploads"]
     assert "dynamodb:UpdateItem" in as_list(track["Action"])
     assert track["Resource"] == {"Fn::GetAtt": "UploadsTable.Arn"}
+
+
+# --------------------------------------------------------------------------- the function URL
+
+
+def test_the_function_url_and_its_two_permissions_follow_aws_rules() -> None:
+    """AWS's rules for a public function URL (Lambda guide, "Control access to Lambda function
+    URLs"; CloudFormation's AWS::Lambda::Permission): with AuthType NONE, the function's
+    resource policy must allow everyone lambda:InvokeFunctionUrl under FunctionUrlAuthType
+    NONE and, for URLs made since October 2025, lambda:InvokeFunction too. That second grant is
+    limited by InvokedViaFunctionUrl, so nobody may call Invoke on the function directly.
+    FunctionUrlAuthType is valid with InvokeFunctionUrl only, InvokedViaFunctionUrl with
+    InvokeFunction only; a permission matches the URL only with the same function and
+    qualifier. All three, and the ApiUrl output, exist only with CreateFunctionUrl."""
+    found = resources()
+    url = found["ApiFunctionUrl"]
+    assert url["Condition"] == "CreateFunctionUrl"
+    assert url["Properties"] == {
+        "TargetFunctionArn": {"Fn::GetAtt": "ApiFunction.Arn"},
+        "AuthType": "NONE",
+        "InvokeMode": "BUFFERED",  # a response of at most 6 MB, as the API's are
+    }
+    public = {
+        "FunctionName": {"Ref": "ApiFunction"},
+        "Principal": "*",
+    }
+    assert found["ApiFunctionUrlPermission"]["Properties"] == public | {
+        "Action": "lambda:InvokeFunctionUrl",
+        "FunctionUrlAuthType": url["Properties"]["AuthType"],
+    }
+    assert found["ApiFunctionUrlInvokePermission"]["Properties"] == public | {
+        "Action": "lambda:InvokeFunction",
+        "InvokedViaFunctionUrl": True,
+    }
+    for name in ("ApiFunctionUrlPermission", "ApiFunctionUrlInvokePermission"):
+        assert found[name]["Condition"] == "CreateFunctionUrl"
+    everyone_may_invoke = [
+        name
+        for name, body in resources("AWS::Lambda::Permission").items()
+        if body["Properties"]["Action"] == "lambda:InvokeFunction"
+        and body["Properties"]["Principal"] == "*"
+    ]
+    assert everyone_may_invoke == ["ApiFunctionUrlInvokePermission"]
+    output = template()["Outputs"]["ApiUrl"]
+    assert output == {
+        "Condition": "CreateFunctionUrl",
+        "Description": output["Description"],
+        "Value": {"Fn::GetAtt": "ApiFunctionUrl.FunctionUrl"},
+    }
+    condition = template()["Conditions"]["CreateFunctionUrl"]
+    assert condition == {"Fn::Equals": [{"Ref": "CreateFunctionUrl"}, "true"]}
+    assert template()["Parameters"]["CreateFunctionUrl"]["Default"] == "true"

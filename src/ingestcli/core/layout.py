@@ -34,6 +34,9 @@ UPLOAD_KEY = re.compile(
 )
 CONTENT_TYPE = "text/csv"  # what a presigned PUT pins
 UPLOAD_TAG = "ingest-kind=upload"  # the lifecycle rule that expires raw uploads matches it
+# Rows as sent: the lifecycle rules expire their noncurrent versions after a day by these tags.
+CHECKPOINT_TAG = "ingest-kind=checkpoint"
+REJECTS_TAG = "ingest-kind=rejects"
 # The If-None-Match a presigned PUT signs: S3 takes the PUT only while the key holds nothing,
 # so a URL takes one file (a second PUT gets 412 PreconditionFailed).
 ONE_PUT = "*"

@@ -13,7 +13,7 @@ from typing import Any
 from boto3.s3.transfer import TransferConfig
 
 from ingestcli.core.aws_errors import is_missing
-from ingestcli.core.layout import UploadRef
+from ingestcli.core.layout import CHECKPOINT_TAG, REJECTS_TAG, UploadRef
 from ingestcli.core.reports import Progress
 from ingestcli.lambdas.ingest.rejects import RejectsBuffer
 from ingestcli.lambdas.ingest.seen_keys import SeenKeys
@@ -91,7 +91,7 @@ class CheckpointStore:
                 combined,
                 ref.bucket,
                 ref.rejects_key,
-                ExtraArgs={"ContentType": "text/csv"},
+                ExtraArgs={"ContentType": "text/csv", "Tagging": REJECTS_TAG},
                 Config=_TWO_PARTS_AT_A_TIME,
             )
 
@@ -109,7 +109,7 @@ class CheckpointStore:
         self._delete(ref, ref.checkpoint_key)
 
     def _put(self, ref: UploadRef, key: str, body: bytes) -> None:
-        self.s3.put_object(Bucket=ref.bucket, Key=key, Body=body)
+        self.s3.put_object(Bucket=ref.bucket, Key=key, Body=body, Tagging=CHECKPOINT_TAG)
 
     def _delete(self, ref: UploadRef, key: str) -> None:
         self.s3.delete_object(Bucket=ref.bucket, Key=key)
