@@ -22,7 +22,7 @@ from ingestcli.deploy.stack import stack_outputs
 from ingestcli.errors import NotFound
 from ingestcli.services.providers import ProviderRegistry, UnknownProvider
 from ingestcli.services.support import ProvidersTable, records, report, uploads
-from support.iam_policy import as_list, conditions_hold, filled, statements
+from support.iam_policy import as_list, conditions_hold, filled, statements_for
 from support.names import STACK
 from support.records import item
 
@@ -124,7 +124,7 @@ def test_every_call_is_allowed_and_every_grant_is_used(
         arn = resource_of(action, params, values)
         allowing = [
             statement["Sid"]
-            for statement in statements()
+            for statement in statements_for(values)
             if action in as_list(statement["Action"])
             and conditions_hold(statement, params)
             and any(
@@ -134,7 +134,8 @@ def test_every_call_is_allowed_and_every_grant_is_used(
         ]
         assert allowing, f"{action} on {arn} is not allowed"
         used.add(action)
-    granted = {action for statement in statements() for action in as_list(statement["Action"])}
+    applied = statements_for(values)
+    granted = {action for statement in applied for action in as_list(statement["Action"])}
     assert granted == used
     # Records and uploads are read from their own tables, each under its own statement, and
     # the providers table only item by item: support staff never list it.

@@ -23,6 +23,26 @@ def statements() -> list[dict[str, Any]]:
     return policy()["Statement"]
 
 
+def statements_for(values: dict[str, str]) -> list[dict[str, Any]]:
+    """The statements that apply to a stack with these outputs: one naming an output the
+    stack lacks (KmsKeyArn, on a stack without a KMS key) is left out, as the README says."""
+    return [
+        statement
+        for statement in statements()
+        if all(
+            name in values
+            for resource in as_list(statement["Resource"])
+            for name in PLACEHOLDER.findall(resource)
+        )
+    ]
+
+
+def filled_policy(values: dict[str, str]) -> dict[str, Any]:
+    """The policy as support staff apply it to one stack: its statements, filled."""
+    document = dict(policy(), Statement=statements_for(values))
+    return json.loads(filled(json.dumps(document), values))
+
+
 def as_list(value: str | list[str]) -> list[str]:
     return [value] if isinstance(value, str) else value
 

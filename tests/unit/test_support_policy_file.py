@@ -22,17 +22,22 @@ def test_the_policy_only_allows_named_actions_on_named_resources() -> None:
         assert statement["Effect"] == "Allow"
         assert set(statement) <= {"Sid", "Effect", "Action", "Resource", "Condition"}
         assert all("*" not in action for action in as_list(statement["Action"]))
-        assert all(resource.startswith("arn:") for resource in as_list(statement["Resource"]))
+        for resource in as_list(statement["Resource"]):  # an ARN, or an output that is one
+            assert resource.startswith("arn:") or PLACEHOLDER.fullmatch(resource), resource
 
 
 def test_placeholders_name_the_templates_resources_and_outputs() -> None:
     resources, outputs = template()["Resources"], template()["Outputs"]
+    parameters = template()["Parameters"]
     for statement in statements():
         for resource in as_list(statement["Resource"]):
-            service = PLACEHOLDER.sub("x", resource).split(":")[2]
             for name in PLACEHOLDER.findall(resource):
                 if name in PSEUDO:
                     continue
+                if name in parameters:  # an ARN given to the stack (KmsKeyArn), as an output
+                    assert outputs[name]["Value"] == {"Ref": name}, name
+                    continue
+                service = PLACEHOLDER.sub("x", resource).split(":")[2]
                 # Filled from `ingest status` (an output), or by !Sub inside the template.
                 assert resources[name]["Type"] == ARN_SERVICE_TYPES[service], resource
                 assert outputs[name]["Value"] == {"Ref": name}, name
@@ -80,3 +85,17 @@ def test_the_providers_table_is_read_one_item_at_a_time_and_no_other_way() -> No
     for statement in statements():
         for resource in as_list(statement["Resource"]):
             assert not resource.startswith(table) or not resource.endswith("*"), resource
+
+
+def test_the_stacks_key_decrypts_only_through_s3_and_dynamodb() -> None:
+    (grant,) = [s for s in statements() if "kms:Decrypt" in as_list(s["Action"])]
+    assert as_list(grant["Action"]) == ["kms:Decrypt"] and grant["Resource"] == "${KmsKeyArn}"
+    assert grant["Condition"] == {
+        "StringEquals": {
+            "kms:ViaService": [
+                "s3.${AWS::Region}.amazonaws.com",
+                "dynamodb.${AWS::Region}.amazonaws.com",
+            ]
+        }
+    }
+    assert template()["Outputs"]["KmsKeyArn"]["Condition"] == "UseKms"
