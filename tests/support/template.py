@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from functools import cache
 from typing import Any
 
@@ -37,9 +38,14 @@ _TaggedLoader.add_multi_constructor("!", _tagged)
 
 
 @cache
-def template() -> dict[str, Any]:
-    """The shipped CloudFormation template, intrinsics kept as their long forms."""
+def _parsed() -> dict[str, Any]:
     return yaml.load(TEMPLATE.read_text("utf-8"), Loader=_TaggedLoader)
+
+
+def template() -> dict[str, Any]:
+    """The shipped CloudFormation template, intrinsics kept as their long forms: a copy of
+    its one parse, so a test that edits what it gets cannot change what the next one reads."""
+    return copy.deepcopy(_parsed())
 
 
 def table_keys(logical_id: str) -> dict[str, Any]:

@@ -132,3 +132,11 @@ def test_the_ingest_memory_default_holds_the_measured_peak_with_margin() -> None
     assert found["MinValue"] <= found["Default"] <= found["MaxValue"]
     assert found["Default"] >= MEASURED_PEAK_MB * MARGIN
     assert resource("IngestFunction")["Properties"]["MemorySize"] == {"Ref": "IngestMemorySize"}
+
+
+def test_each_test_gets_its_own_copy_of_the_template() -> None:
+    """A test that edited the shared parse (the function URL branch drops ApiUrl) once broke
+    every later reader in the same worker."""
+    edited = template()
+    edited["Outputs"].clear()
+    assert "ApiUrl" in template()["Outputs"]
