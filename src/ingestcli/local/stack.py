@@ -165,15 +165,20 @@ def start_local_stack(
 
 
 class _Clients:
-    def __init__(self, endpoint: str) -> None:
+    def __init__(self, endpoint: str, pool: int | None = None) -> None:
+        from botocore.config import Config
+
         self._session, self._endpoint, self._made = session(), endpoint, {}
+        self._config = Config(max_pool_connections=pool) if pool else None
 
     def __getattr__(self, service: str) -> Any:
         if service.startswith("_"):
             raise AttributeError(service)
         if service not in self._made:
             name = {"lambda_": "lambda", "cfn": "cloudformation"}.get(service, service)
-            self._made[service] = self._session.client(name, endpoint_url=self._endpoint)
+            self._made[service] = self._session.client(
+                name, endpoint_url=self._endpoint, config=self._config
+            )
         return self._made[service]
 
 
@@ -261,6 +266,7 @@ def ingest_worker(
 ) -> QueueWorker:
     """A queue worker (not started) that runs the ingest handler as the deployed function
     would: its environment, timeout and batch size, read from the stack at `endpoint`."""
+    from ingestcli.lambdas.ingest.handler import pool_size
     from ingestcli.lambdas.ingest.ingestor import Ingestor
     from ingestcli.lambdas.ingest.settings import Settings
     from ingestcli.local.worker import QueueWorker
@@ -271,10 +277,12 @@ def ingest_worker(
     variables, configuration = _function_environment(clients, function)
     settings = Settings.from_environment(variables | dict(options.environment))
     wrap = options.wrap_client or (lambda _service, client: client)
+    # One set of clients for every invocation at once, each pool as the function's own.
+    pooled = _Clients(endpoint, pool=pool_size(settings) * options.concurrency)
     ingestor = Ingestor(
-        wrap("s3", clients.s3),
-        wrap("dynamodb", clients.dynamodb),
-        wrap("sqs", clients.sqs),
+        wrap("s3", pooled.s3),
+        wrap("dynamodb", pooled.dynamodb),
+        wrap("sqs", pooled.sqs),
         settings,
     )
     mappings = clients.lambda_.list_event_source_mappings(FunctionName=function)
