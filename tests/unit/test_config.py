@@ -464,3 +464,16 @@ def test_round_trip_of_a_whole_file(environment: Path) -> None:
     before = read_back(environment)
     save("default")  # rewrite without changes
     assert read_back(environment) == before
+
+
+def test_a_settings_origin_is_named_as_the_precedence_decides(
+    environment: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    save("acme", api_url="https://from.profile")
+    settings = resolve("acme")
+    assert config.origin(settings, "api_url", option_given=False) == "api_url in profile acme"
+    monkeypatch.setenv("INGEST_API_URL", "https://from.environment")
+    assert config.origin(resolve("acme"), "api_url", option_given=False) == "INGEST_API_URL"
+    assert config.origin(settings, "api_url", option_given=True) == "--api-url"
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
+    assert config.origin(resolve("acme"), "region", option_given=False) == "AWS_DEFAULT_REGION"

@@ -6,7 +6,6 @@ or a clean-up step failed (the output names it), 2 for a usage error.
 
 from __future__ import annotations
 
-import os
 from typing import Annotated
 
 import typer
@@ -53,6 +52,7 @@ def check(
     or the clean-up left something."""
     from ingestcli.cli.render import output
     from ingestcli.cli.render.check import render_outcome, render_plan, render_verdict
+    from ingestcli.services import config
     from ingestcli.services.check import CheckClients, run_check
 
     settings = settings_for(
@@ -62,12 +62,9 @@ def check(
         endpoint_url=endpoint_url,
         aws_profile=aws_profile,
     )
-    if settings.api_url is None:
-        fallback = None
-    elif os.environ.get("INGEST_API_URL"):
-        fallback = (settings.api_url, "INGEST_API_URL")
-    else:
-        fallback = (settings.api_url, f"api_url in profile {settings.profile}")
+    fallback = None
+    if settings.api_url is not None:
+        fallback = (settings.api_url, config.origin(settings, "api_url", option_given=False))
     text = output_format is OutputFormat.text
     outcome = run_check(
         CheckClients(*clients_for(settings, "cloudformation", "s3", "sqs", "dynamodb")),

@@ -6,13 +6,16 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from ingestcli.cli.exits import reports_errors
 from ingestcli.cli.options import FormatOption, OutputFormat, ProfileOption, settings_for
 from ingestcli.errors import AuthError, UsageError
+
+if TYPE_CHECKING:
+    from ingestcli.services.config import Settings
 
 MAX_TOKEN_CHARACTERS = 4096  # the API's own limit (services/api_client.py _TOKEN)
 
@@ -48,7 +51,7 @@ def login(
     if token is not None and token_stdin:
         raise UsageError("give the token once: --token or --token-stdin, not both")
     settings = settings_for(profile, allow_new=True, api_url=api_url)
-    url, source = _api_url(settings.api_url, api_url, settings.profile)
+    url, source = _api_url(settings, api_url)
     secret = token if token is not None else _read_token(token_stdin)
     client = ApiClient(url, secret, url_source=source)  # a malformed URL or token stops here
     try:  # and so does one the API refuses: nothing is saved
@@ -79,13 +82,12 @@ def login(
             )
 
 
-def _api_url(resolved: str | None, option: str | None, profile: str) -> tuple[str, str]:
+def _api_url(settings: Settings, option: str | None) -> tuple[str, str]:
     """The URL to check and where it came from (messages name it); asked for on a terminal."""
-    if option:
-        return option, "--api-url"
-    if resolved:
-        from_environment = os.environ.get("INGEST_API_URL") == resolved
-        return resolved, "INGEST_API_URL" if from_environment else f"api_url in profile {profile}"
+    from ingestcli.services import config
+
+    if settings.api_url:
+        return settings.api_url, config.origin(settings, "api_url", option is not None)
     if not sys.stdin.isatty():
         raise UsageError("no API URL: pass --api-url (your operator gives you one)")
     return typer.prompt("API URL", err=True).strip(), "the API URL"

@@ -48,6 +48,7 @@ def _api_client(
 ):
     """The provider's API client from options, environment and profile; a `quick` one gives
     up sooner, for a call made while someone waits on Ctrl-C."""
+    from ingestcli.services import config
     from ingestcli.services.api_client import ApiClient
 
     settings = settings_for(profile, api_url=api_url, token=token)
@@ -58,12 +59,7 @@ def _api_client(
             "no upload token: run `ingest login` with the token your operator gave you "
             "(or set INGEST_TOKEN)"
         )
-    if api_url is not None:
-        source = "--api-url"
-    elif os.environ.get("INGEST_API_URL"):
-        source = "INGEST_API_URL"
-    else:
-        source = f"api_url in profile {settings.profile}"
+    source = config.origin(settings, "api_url", api_url is not None)
     tuning = {"timeout": 5.0, "attempts": 2} if quick else {}
     return ApiClient(settings.api_url, settings.token, url_source=source, **tuning)
 

@@ -110,6 +110,15 @@ def resolve(
     )
 
 
+def origin(settings: Settings, key: str, option_given: bool) -> str:
+    """Where a resolved setting came from, as a message names it: its option, its
+    environment variable, or the profile (the precedence `resolve` follows)."""
+    if option_given:
+        return "--" + key.replace("_", "-")
+    variable = next((name for name in ENVIRONMENT.get(key, ()) if os.environ.get(name)), None)
+    return variable or f"{key} in profile {settings.profile}"
+
+
 def list_profiles() -> list[str]:
     """The profile names in the file, sorted; none when there is no file."""
     path = config_path()
