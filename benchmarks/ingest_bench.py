@@ -14,19 +14,17 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import http.server
 import json
 import os
 import re
 import subprocess
 import sys
 import tempfile
-import threading
 import time
-import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
+from dynamo_sink import start_sink
 from ingestcli.core.ledger import UploadLedger
 from ingestcli.local.moto_server import spawn
 from validate_bench import generate
@@ -118,43 +116,6 @@ def _baseline(endpoint: str, path: Path) -> tuple[int, float]:
     return len(items), time.perf_counter() - started
 
 
-class _DynamoSink(http.server.BaseHTTPRequestHandler):
-    """Answers BatchWriteItem on loopback and keeps nothing, for the memory runs, where a
-    million items in moto would measure moto, not the handler; passes every other call
-    (providers, the upload's lease) on to moto."""
-
-    moto_endpoint = ""
-
-    def do_POST(self) -> None:
-        request = self.rfile.read(int(self.headers["Content-Length"]))
-        target = self.headers.get("X-Amz-Target", "")
-        if target.endswith("BatchWriteItem"):
-            body = json.dumps({"UnprocessedItems": {}}).encode()
-        else:
-            forwarded = urllib.request.Request(
-                self.moto_endpoint,
-                data=request,
-                headers={name: value for name, value in self.headers.items()},
-            )
-            with urllib.request.urlopen(forwarded) as answer:
-                body = answer.read()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/x-amz-json-1.0")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *_: object) -> None:
-        pass
-
-
-def _start_sink(moto_endpoint: str) -> tuple[http.server.ThreadingHTTPServer, str]:
-    _DynamoSink.moto_endpoint = moto_endpoint
-    sink = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _DynamoSink)
-    threading.Thread(target=sink.serve_forever, daemon=True).start()
-    return sink, f"http://127.0.0.1:{sink.server_address[1]}"
-
-
 def _handler_run(
     endpoint: str, queue_url: str, key: str, writers: int, dynamodb_endpoint: str
 ) -> dict:
@@ -203,7 +164,7 @@ def main() -> None:
         print(json.dumps(_handler_run(endpoint, queue_url, key, int(writers), dynamodb_endpoint)))
         return
     server, endpoint = spawn()
-    sink, sink_endpoint = _start_sink(endpoint)
+    sink, sink_endpoint = start_sink(endpoint)
     try:
         queue_url = _setup(endpoint)
         with tempfile.TemporaryDirectory(prefix="ingest-bench-") as folder:

@@ -32,18 +32,18 @@ from __future__ import annotations
 import argparse
 import csv
 import hashlib
-import http.server
 import json
 import os
 import re
 import subprocess
 import sys
 import tempfile
-import threading
 import time
-import urllib.request
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+from dynamo_sink import start_sink
 
 BUCKET = "memory-uploads"
 RECORDS, PROVIDERS, UPLOADS = "memory-records", "memory-providers", "memory-uploads"
@@ -177,34 +177,6 @@ def _upload(endpoint: str, path: Path, upload_id: str) -> str:
     return key
 
 
-class _SlowSink(http.server.BaseHTTPRequestHandler):
-    """Answers BatchWriteItem after `delay` seconds and keeps nothing; passes every other
-    call (providers, the upload's lease) on to moto."""
-
-    moto_endpoint = ""
-    delay = 0.0
-
-    def do_POST(self) -> None:
-        request = self.rfile.read(int(self.headers["Content-Length"]))
-        if self.headers.get("X-Amz-Target", "").endswith("BatchWriteItem"):
-            time.sleep(self.delay)
-            body = json.dumps({"UnprocessedItems": {}}).encode()
-        else:
-            forwarded = urllib.request.Request(
-                self.moto_endpoint, data=request, headers=dict(self.headers.items())
-            )
-            with urllib.request.urlopen(forwarded) as answer:
-                body = answer.read()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/x-amz-json-1.0")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *_: object) -> None:
-        pass
-
-
 def _handler_run(endpoint: str, queue_url: str, key: str, sink: str, writers: int) -> dict:
     """In the child: the handler's own clients (handler.ingestor), fed the upload's event."""
     from ingestcli.lambdas.ingest import handler
@@ -254,10 +226,7 @@ def main() -> None:
         print(json.dumps(_handler_run(endpoint, queue_url, key, sink, int(writers))))
         return
     server, endpoint = spawn()
-    _SlowSink.moto_endpoint, _SlowSink.delay = endpoint, args.write_delay
-    sink = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _SlowSink)
-    threading.Thread(target=sink.serve_forever, daemon=True).start()
-    sink_endpoint = f"http://127.0.0.1:{sink.server_address[1]}"
+    sink, sink_endpoint = start_sink(endpoint, args.write_delay)
     try:
         queue_url = _setup(endpoint)
         baseline = None
