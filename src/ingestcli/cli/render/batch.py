@@ -6,24 +6,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from rich.table import Table
-
+from ingestcli.cli.render.fit import ID, NUMBER, Column, print_rows
 from ingestcli.cli.render.output import plural, print_error, print_json, shown, stderr, stdout
+from ingestcli.cli.render.upload import status_mark
 from ingestcli.cli.render.waiting import command_for
 from ingestcli.services.batch import NOT_SENT, REFUSED, SENT, Hooks, Sent
 from ingestcli.services.upload import ABANDONED, ARRIVED
 
+# What only several files can end as, beside an upload's own statuses (render/upload.py).
 _MARK = {
-    "succeeded": "[bold green]✔ succeeded[/]",
-    "partial": "[bold yellow]⚠ partial[/]",
-    "failed": "[bold red]✘ failed[/]",
     REFUSED: "[bold red]✘ refused[/]",
     NOT_SENT: "[bold red]✘ not sent[/]",
-    "abandoned": "[bold red]✘ abandoned[/]",
-    "expired": "[bold red]✘ expired[/]",
     SENT: "[green]✔ sent[/]",
-    "pending": "[cyan]… pending[/]",
-    "processing": "[cyan]… processing[/]",
 }
 _COUNTS = ("rows", "written", "rejected", "duplicates")
 
@@ -77,23 +71,27 @@ def render_many(outcomes: list[Sent], *, json: bool, command: str) -> None:
 def render_batch(outcomes: list[Sent], *, report_command: str) -> None:
     """The table, a count by status, and how to see the reports still to come
     (`report_command` with {upload_id} in it)."""
-    table = Table(header_style="bold", box=None, padding=(0, 2, 0, 0))
-    table.add_column("File", overflow="fold")
-    table.add_column("Upload id", no_wrap=True)
-    table.add_column("Status", no_wrap=True)
-    for name in ("Rows", "Written", "Rejected", "Duplicates"):
-        table.add_column(name, justify="right", no_wrap=True)
-    table.add_column("Note", overflow="fold")
+    columns = [
+        Column("File", least=10),
+        Column("Upload id", ID),
+        Column("Status", ID),
+        *(Column(name, NUMBER) for name in ("Rows", "Written", "Rejected", "Duplicates")),
+        Column("Note"),
+    ]
+    rows = []
     for sent in outcomes:
         counts = sent.report if sent.summary is None else {"rows": sent.summary.rows}
-        table.add_row(
-            shown(sent.file),
-            shown(sent.upload_id or ""),
-            _MARK.get(sent.status, shown(sent.status)),
-            *(_count(counts, name) for name in _COUNTS),
-            shown(_note(sent)),
+        mark = _MARK.get(sent.status) or status_mark(sent.status)
+        rows.append(
+            [
+                shown(sent.file),
+                shown(sent.upload_id or ""),
+                mark,
+                *(_count(counts, name) for name in _COUNTS),
+                shown(_note(sent)),
+            ]
         )
-    stdout.print(table)
+    print_rows(stdout, columns, rows, boxed=False, title="FILE")
     by_status: dict[str, int] = {}
     for sent in outcomes:
         by_status[sent.status] = by_status.get(sent.status, 0) + 1

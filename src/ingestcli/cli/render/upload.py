@@ -58,7 +58,8 @@ _CODE_ADVICE = {
 }
 
 
-def _status(status: object) -> str:
+def status_mark(status: object) -> str:
+    """An upload status as people read it: a mark, a colour, the word."""
     return _STATUS.get(str(status), shown(status))
 
 
@@ -129,7 +130,7 @@ def render_report(report: dict[str, Any], *, max_errors: int = 20) -> None:
     0 lists none), and what to do next."""
     upload_id = shown(report.get("upload_id", ""))
     status = report.get("status", "")
-    stdout.print(f"Upload [bold]{upload_id}[/]: {_status(status)}")
+    stdout.print(f"Upload [bold]{upload_id}[/]: {status_mark(status)}")
     if status in (UploadStatus.PENDING, UploadStatus.PROCESSING):
         stdout.print("It has no report yet: check again with [bold]ingest uploads[/].")
         return
@@ -181,7 +182,7 @@ def render_uploads(uploads: list[dict[str, Any]]) -> None:
         rows.append(
             [
                 shown(upload.get("upload_id", "")),
-                _status(upload.get("status", "")) + mark,
+                status_mark(upload.get("status", "")) + mark,
                 _number(counts.get("rows")),
                 _number(counts.get("rejected")),
                 shown(upload.get("filename") or ""),  # an operator's URL may name none
