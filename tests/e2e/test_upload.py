@@ -41,6 +41,7 @@ from ingestcli.services.upload import (
     upload_with_url,
     wait_for_report,
 )
+from support.fake_time import FakeTime
 from support.uploads import REPORT, TOKEN, write_big_csv
 
 # One worker runs the module: its moto server takes seconds to start, once.
@@ -447,19 +448,6 @@ def test_an_expired_operator_url_says_to_ask_for_a_new_one(fake_s3: Any, csv_fil
     url, _ = fake_s3(EXPIRED)
     with pytest.raises(UrlExpired, match="ask your operator for a new one"):
         upload_with_url(url, str(csv_file))
-
-
-class FakeTime:
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.sleeps: list[float] = []
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
-
-    def clock(self) -> float:
-        return self.now
 
 
 def test_waiting_polls_until_the_report_is_there(

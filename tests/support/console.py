@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import io
+
 import pytest
+from rich.console import Console
 
 
 def set_console_width(monkeypatch: pytest.MonkeyPatch, width: int) -> int:
@@ -19,3 +22,15 @@ def set_console_width(monkeypatch: pytest.MonkeyPatch, width: int) -> int:
     for console in (output.stdout, output.stderr):
         monkeypatch.setattr(console, "_width", width)  # what Console(width=...) sets
     return width
+
+
+def recording_console(width: int = 80) -> Console:
+    """A console of `width` columns that keeps what is printed on it, for `lines_of`."""
+    return Console(width=width, record=True, file=io.StringIO(), highlight=False, soft_wrap=True)
+
+
+def lines_of(console: Console) -> list[str]:
+    """What a recording console shows, line by line (and never a trailing space)."""
+    lines = console.export_text().splitlines()
+    assert all(line == line.rstrip() for line in lines), "trailing spaces"
+    return lines

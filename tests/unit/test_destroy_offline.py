@@ -4,7 +4,9 @@ fails any call, so each test also proves which calls were made, and that a plan 
 
 from __future__ import annotations
 
+import contextlib
 import json
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -136,18 +138,24 @@ def test_a_busy_stack_is_refused_after_one_read(status: str) -> None:
         stub.assert_no_pending_responses()
 
 
-def test_a_missing_stack_says_to_deploy() -> None:
+@contextlib.contextmanager
+def a_missing_stack() -> Iterator[Any]:
+    """A CloudFormation client whose DescribeStacks says the stack does not exist, and the
+    one error every caller must turn that into."""
     cfn = cloudformation()
     with Stubber(cfn) as stub:
         stub.add_client_error(
-            "describe_stacks",
-            "ValidationError",
-            f"Stack with id {STACK} does not exist",
+            "describe_stacks", "ValidationError", f"Stack with id {STACK} does not exist"
         )
         with pytest.raises(
             DeployError, match=f"^stack {STACK} does not exist in region {REGION}: "
         ):
-            DestroyPlanner(cfn).plan(STACK)
+            yield cfn
+
+
+def test_a_missing_stack_says_to_deploy() -> None:
+    with a_missing_stack() as cfn:
+        DestroyPlanner(cfn).plan(STACK)
 
 
 def test_an_invalid_stack_name_is_refused_before_any_call() -> None:
@@ -292,14 +300,5 @@ def test_an_output_the_stack_lacks_says_to_deploy_again() -> None:
 
 
 def test_an_output_of_a_missing_stack_says_to_deploy() -> None:
-    cfn = cloudformation()
-    with Stubber(cfn) as stub:
-        stub.add_client_error(
-            "describe_stacks",
-            "ValidationError",
-            f"Stack with id {STACK} does not exist",
-        )
-        with pytest.raises(
-            DeployError, match=f"^stack {STACK} does not exist in region {REGION}: "
-        ):
-            output_value("RecordsTable", saved={}, stack_name=STACK, cfn=Factory(cfn))
+    with a_missing_stack() as cfn:
+        output_value("RecordsTable", saved={}, stack_name=STACK, cfn=Factory(cfn))

@@ -16,27 +16,18 @@ from ingestcli.cli.render import upload
 from ingestcli.cli.render.problems import TIMES
 from ingestcli.cli.render.validate import render_summary
 from ingestcli.core.summary import summarize
+from support.console import lines_of, recording_console
 
 WIDTH = 80
 UPLOAD_A = "20240301T141500123Z-abcdefghij"
 
 
-def made_console(width: int = WIDTH) -> Console:
-    return Console(width=width, record=True, file=io.StringIO(), highlight=False, soft_wrap=True)
-
-
 @pytest.fixture
 def console(monkeypatch: pytest.MonkeyPatch) -> Console:
     """render/upload.py prints on an 80-column console whose output the test reads."""
-    made = made_console()
+    made = recording_console()
     monkeypatch.setattr(upload, "stdout", made)
     return made
-
-
-def lines_of(console: Console) -> list[str]:
-    lines = console.export_text().splitlines()
-    assert all(line == line.rstrip() for line in lines), "trailing spaces"
-    return lines
 
 
 def test_a_hundred_identical_problems_are_one_line_with_their_count(tmp_path: Path) -> None:
@@ -45,7 +36,7 @@ def test_a_hundred_identical_problems_are_one_line_with_their_count(tmp_path: Pa
     path.write_text("medical_record_number,date_time,note\n" + rows + "bad mrn!,2024-03-01Z,y\n")
     with path.open("rb") as stream:
         summary = summarize(stream)
-    made = made_console()
+    made = recording_console()
     render_summary(summary, "visits.csv", console=made)
     lines = lines_of(made)
     assert len(lines) == 8
@@ -133,7 +124,7 @@ def test_an_upload_whose_file_never_arrived_says_so(
 
 def test_a_header_refusal_keeps_its_code_whole_on_a_narrow_console() -> None:
     path_name = "exports/2024/march/clinic-visits-semicolon.csv"
-    made = made_console(40)
+    made = recording_console(40)
     summary = summarize(io.BytesIO(b"medical_record_number;date_time\nA;2024-03-01T09:00:00Z\n"))
     assert summary.header_error is not None
     render_summary(summary, path_name, console=made)

@@ -6,7 +6,6 @@ them on the local stack: tests/e2e/test_cli_80_columns.py."""
 
 from __future__ import annotations
 
-import io
 import re
 
 import pytest
@@ -16,6 +15,7 @@ from rich.console import Console
 from ingestcli.cli.render import providers, query, stack, upload
 from ingestcli.deploy.models import ChangeSet, ResourceChange
 from ingestcli.services.providers import Provider
+from support.console import lines_of, recording_console
 
 WIDTH = 80
 MRN = "MRN-" + "0123456789" * 6  # 64 characters, the contract's longest
@@ -51,23 +51,13 @@ RECORDS = [
 ]  # fmt: skip
 
 
-def made_console(width: int = WIDTH) -> Console:
-    return Console(width=width, record=True, file=io.StringIO(), highlight=False, soft_wrap=True)
-
-
 @pytest.fixture
 def console(monkeypatch: pytest.MonkeyPatch) -> Console:
     """The render modules print on an 80-column console whose output the test reads."""
-    made = made_console()
+    made = recording_console()
     for module in (query, upload, providers, stack):
         monkeypatch.setattr(module, "stdout", made)
     return made
-
-
-def lines_of(console: Console) -> list[str]:
-    lines = console.export_text().splitlines()
-    assert all(line == line.rstrip() for line in lines), "trailing spaces"
-    return lines
 
 
 def block_sides(lines: list[str]) -> tuple[str, str]:
@@ -127,7 +117,7 @@ WIDE_TABLE = """\
 
 
 def test_query_is_a_table_when_its_columns_fit(monkeypatch: pytest.MonkeyPatch) -> None:
-    wide = made_console(160)
+    wide = recording_console(160)
     monkeypatch.setattr(query, "stdout", wide)
     rows = [{k: v for k, v in row.items() if k != LONG_COLUMN} for row in RECORDS]
     query.render_records_table(rows, limit=2)
@@ -136,7 +126,7 @@ def test_query_is_a_table_when_its_columns_fit(monkeypatch: pytest.MonkeyPatch) 
 
 @pytest.mark.parametrize("width", [24, 40, 60, 80, 100, 132, 200])
 def test_no_query_value_is_cut_at_any_width(monkeypatch: pytest.MonkeyPatch, width: int) -> None:
-    made = made_console(width)
+    made = recording_console(width)
     monkeypatch.setattr(query, "stdout", made)
     long_upload = "operator-" + "9" * 70  # an id longer than the value side of a block
     rows = [*RECORDS, record("2024-04-01T00:00:00.000000Z", "2024-04-01T00:00:00Z", long_upload)]
@@ -192,7 +182,7 @@ def test_uploads_at_80_columns_keep_ids_whole(console: Console) -> None:
 def test_uploads_too_wide_for_the_console_are_blocks(
     monkeypatch: pytest.MonkeyPatch, width: int
 ) -> None:
-    made = made_console(width)
+    made = recording_console(width)
     monkeypatch.setattr(upload, "stdout", made)
     long_name = "clinic export of all visits for the first quarter of 2024 (final).csv"
     upload.render_uploads([dict(UPLOADS[0], filename=long_name), UPLOADS[1]])
@@ -283,7 +273,7 @@ HOSTILE = "[bold]x[/] \x1b[2J\x07 \u202eevil\u2066 \u009b1m\ttab"
 
 def test_hostile_values_stay_escaped_in_tables_and_blocks(monkeypatch: pytest.MonkeyPatch) -> None:
     for width in (200, 80):
-        made = made_console(width)
+        made = recording_console(width)
         for module in (query, upload):
             monkeypatch.setattr(module, "stdout", made)
         query.render_records_table([dict(RECORDS[0], **{HOSTILE: HOSTILE})])

@@ -23,22 +23,10 @@ from ingestcli.core.date_time import resolve_time_zone
 from ingestcli.errors import UsageError
 from ingestcli.services.batch import Route, send_file
 from ingestcli.services.waiting import WaitTimeout, wait_for_report
+from support.fake_time import FakeTime
 from support.uploads import REPORT
 
 PROCESSING = {"upload_id": "up1", "status": "processing"}
-
-
-class FakeTime:
-    def __init__(self) -> None:
-        self.now = 100.0
-        self.sleeps: list[float] = []
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
-
-    def clock(self) -> float:
-        return self.now
 
 
 def answers(*documents: dict[str, Any]):
@@ -48,7 +36,7 @@ def answers(*documents: dict[str, Any]):
 
 
 def test_each_poll_is_seen_with_the_time_waited_so_far() -> None:
-    time, seen = FakeTime(), []
+    time, seen = FakeTime(start=100.0), []
     progress = dict(PROCESSING, progress={"rows": 1200, "bytes": 10, "size": 40})
     report = wait_for_report(
         None, "up1", fetch=answers(PROCESSING, progress, REPORT),
@@ -61,14 +49,14 @@ def test_each_poll_is_seen_with_the_time_waited_so_far() -> None:
 
 @pytest.mark.parametrize("status", ["abandoned", "expired"])
 def test_an_upload_that_will_never_have_a_report_ends_the_wait(status: str) -> None:
-    time = FakeTime()
+    time = FakeTime(start=100.0)
     ended = dict(PROCESSING, status=status)
     assert wait_for_report(None, "up1", fetch=answers(ended), sleep=time.sleep) == ended
     assert time.sleeps == []
 
 
 def test_a_timeout_keeps_the_last_status_for_the_caller() -> None:
-    time = FakeTime()
+    time = FakeTime(start=100.0)
     with pytest.raises(WaitTimeout) as raised:
         wait_for_report(
             None, "up1", fetch=answers(PROCESSING), timeout=3, sleep=time.sleep, clock=time.clock

@@ -171,7 +171,13 @@ def upload(
     raise typer.Exit(exit_code_for_batch(outcomes))
 
 
-def _support_clients(profile, stack_name, region, endpoint_url, aws_profile, *services: str):
+def _support_stack(profile, stack_name, region, endpoint_url, aws_profile):
+    """Support staff's way in, with AWS credentials: the stack's DynamoDB and S3 clients,
+    its resource names, and its providers table, which every read checks first."""
+    from types import SimpleNamespace
+
+    from ingestcli.services.support import ProvidersTable
+
     settings = settings_for(
         profile,
         stack_name=stack_name,
@@ -179,7 +185,14 @@ def _support_clients(profile, stack_name, region, endpoint_url, aws_profile, *se
         endpoint_url=endpoint_url,
         aws_profile=aws_profile,
     )
-    return settings, clients_for(settings, *services)
+    dynamodb, s3 = clients_for(settings, "dynamodb", "s3")
+    return SimpleNamespace(
+        dynamodb=dynamodb,
+        s3=s3,
+        bucket=stack_output(settings, "UploadsBucket"),
+        uploads_table=stack_output(settings, "UploadsTable"),
+        providers=ProvidersTable(dynamodb, stack_output(settings, "ProvidersTable")),
+    )
 
 
 @reports_errors
@@ -202,20 +215,17 @@ def uploads(
     if provider is None:
         found = _api_client(profile, api_url, token).recent_uploads(limit)
     else:
-        from ingestcli.services.support import ProvidersTable
         from ingestcli.services.support import uploads as recent_uploads
 
-        settings, (dynamodb, s3) = _support_clients(
-            profile, stack_name, region, endpoint_url, aws_profile, "dynamodb", "s3"
-        )
+        stack = _support_stack(profile, stack_name, region, endpoint_url, aws_profile)
         found = recent_uploads(
-            dynamodb,
-            stack_output(settings, "UploadsTable"),
+            stack.dynamodb,
+            stack.uploads_table,
             provider,
             limit,
-            providers=ProvidersTable(dynamodb, stack_output(settings, "ProvidersTable")),
-            s3=s3,
-            bucket=stack_output(settings, "UploadsBucket"),
+            providers=stack.providers,
+            s3=stack.s3,
+            bucket=stack.bucket,
         )
     if output_format is OutputFormat.json:
         output.print_json(found)
@@ -246,18 +256,11 @@ def report(
     if provider is None:
         document = _api_client(profile, api_url, token).upload_status(upload_id)
     else:
-        from ingestcli.services.support import ProvidersTable
         from ingestcli.services.support import report as read_report
 
-        settings, (s3, dynamodb) = _support_clients(
-            profile, stack_name, region, endpoint_url, aws_profile, "s3", "dynamodb"
-        )
+        stack = _support_stack(profile, stack_name, region, endpoint_url, aws_profile)
         document = read_report(
-            s3,
-            stack_output(settings, "UploadsBucket"),
-            provider,
-            upload_id,
-            providers=ProvidersTable(dynamodb, stack_output(settings, "ProvidersTable")),
+            stack.s3, stack.bucket, provider, upload_id, providers=stack.providers
         )
     if output_format is OutputFormat.json:
         output.print_json(document)
