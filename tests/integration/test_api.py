@@ -23,8 +23,9 @@ import pytest
 
 from ingestcli.core.layout import parse_upload_key
 from ingestcli.core.ledger import safe_filename
+from ingestcli.core.multipart import MAX_PUT_BYTES
 from ingestcli.lambdas.api import handler as api_handler
-from ingestcli.lambdas.api.routes import MAX_UPLOAD_BYTES, Api
+from ingestcli.lambdas.api.routes import Api
 from support.api_calls import (
     CSV,
     SETTINGS,
@@ -186,7 +187,7 @@ def test_a_file_name_is_metadata_only_and_cannot_leave_the_prefix(stack) -> None
 
 
 BAD_REQUESTS = [
-    (declare(size=MAX_UPLOAD_BYTES + 1), 413, "file_too_large"),
+    (declare(size=MAX_PUT_BYTES + 1), 413, "file_too_large"),
     (declare(size=0), 400, "invalid_size"),
     (declare(size=-5), 400, "invalid_size"),
     (declare(size="60"), 400, "invalid_size"),

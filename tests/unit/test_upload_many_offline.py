@@ -14,7 +14,8 @@ import pytest
 from ingestcli.cli.exits import EXIT_PROBLEMS, EXIT_USAGE, exit_code_for_batch
 from ingestcli.cli.render.batch import render_batch
 from ingestcli.errors import InputError, UsageError
-from ingestcli.services.batch import Route, files_to_send, send_many
+from ingestcli.services.batch import files_to_send, send_many
+from ingestcli.services.routes import Route
 from support.uploads import REPORT
 
 GOOD = "medical_record_number,date_time\nA-1,2024-05-01T10:00:00Z\n"
@@ -54,7 +55,7 @@ def test_files_that_cannot_all_be_sent_send_none(
 def test_at_most_jobs_files_are_on_their_way_at_once(folder: Path) -> None:
     lock, busy, most = threading.Lock(), [0], [0]
 
-    def send(path: str, on_progress: Any) -> dict[str, Any]:
+    def send(path: str, on_progress: Any, digest: Any) -> dict[str, Any]:
         with lock:
             busy[0] += 1
             most[0] = max(most[0], busy[0])
@@ -79,7 +80,7 @@ def test_the_table_shows_each_file_and_the_exit_code_the_worst(
     wide_console: int,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    def send(path: str, on_progress: Any) -> dict[str, Any]:
+    def send(path: str, on_progress: Any, digest: Any) -> dict[str, Any]:
         if path.endswith("b.csv"):
             raise UsageError("the API refused the request: too big")
         return {"upload_id": "up1", "key": "acme/uploads/up1.csv"}

@@ -21,7 +21,8 @@ from ingestcli.cli.exits import (
 from ingestcli.cli.render.waiting import elapsed_text, live_wait, wait_line
 from ingestcli.core.date_time import resolve_time_zone
 from ingestcli.errors import UsageError
-from ingestcli.services.batch import Route, send_file
+from ingestcli.services.batch import send_file
+from ingestcli.services.routes import Route
 from ingestcli.services.waiting import WaitTimeout, wait_for_report
 from support.fake_time import FakeTime
 from support.uploads import REPORT
@@ -115,7 +116,9 @@ def test_several_files_exit_with_rejected_rows_before_a_usage_error() -> None:
 
 
 def _route(fetch) -> Route:
-    return Route(send=lambda path, on_progress: {"upload_id": "up1", "key": "k"}, fetch=fetch)
+    return Route(
+        send=lambda path, on_progress, digest: {"upload_id": "up1", "key": "k"}, fetch=fetch
+    )
 
 
 def test_a_file_whose_report_is_late_is_sent_and_says_so(tmp_path) -> None:
@@ -145,7 +148,7 @@ def test_ctrl_c_during_the_check_sends_nothing(tmp_path) -> None:
     path = tmp_path / "a.csv"
     path.write_text("medical_record_number,date_time\nA-1,2024-05-01T10:00:00Z\n")
 
-    def send(path: str, on_progress: Any) -> dict[str, Any]:
+    def send(path: str, on_progress: Any, digest: Any) -> dict[str, Any]:
         raise AssertionError("sent")
 
     stop = __import__("threading").Event()

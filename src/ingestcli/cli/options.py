@@ -3,6 +3,7 @@ command works with (named errors become exit codes in exits.py)."""
 
 from __future__ import annotations
 
+import re
 from datetime import tzinfo
 from enum import StrEnum
 from typing import TYPE_CHECKING, Annotated
@@ -95,4 +96,46 @@ def stack_output(settings: Settings, name: str) -> str:
 
 FormatOption = Annotated[
     OutputFormat, typer.Option("--format", help="text for people, json for scripts.")
+]
+
+
+_SIZE = re.compile(r"([0-9]{1,15})\s*(B|KB|KIB|K|MB|MIB|M|GB|GIB|G)?", re.IGNORECASE)
+_UNITS = {"": 1, "B": 1, "K": 1024, "M": 1024**2, "G": 1024**3}
+
+
+def byte_size(text: str | int) -> int:
+    """A size such as 64MB, 5MiB, 1G or 1048576; K, M and G are binary (MB = MiB), as the
+    AWS CLI reads its multipart settings."""
+    if isinstance(text, int):
+        return text
+    match = _SIZE.fullmatch(text.strip())
+    if match is None:
+        raise typer.BadParameter("give a size such as 64MB, 16MiB or 1GB (MB = MiB)")
+    return int(match[1]) * _UNITS[(match[2] or "").upper()[:1]]
+
+
+ThresholdOption = Annotated[
+    int,
+    typer.Option(
+        "--multipart-threshold",
+        parser=byte_size,
+        metavar="SIZE",
+        envvar="INGEST_MULTIPART_THRESHOLD",
+        show_default="64MB",
+        help="Send files larger than this in parts, resumably (MB = MiB).",
+    ),
+]
+PartSizeOption = Annotated[
+    int,
+    typer.Option(
+        parser=byte_size,
+        metavar="SIZE",
+        envvar="INGEST_PART_SIZE",
+        show_default="16MB",
+        help="The size of each part, 5MB to 5GB.",
+    ),
+]
+PartJobsOption = Annotated[
+    int,
+    typer.Option(min=1, max=32, metavar="N", help="How many parts of a file to send at once."),
 ]

@@ -15,9 +15,12 @@ from ingestcli.cli.options import (
     EndpointOption,
     FormatOption,
     OutputFormat,
+    PartJobsOption,
+    PartSizeOption,
     ProfileOption,
     RegionOption,
     StackOption,
+    ThresholdOption,
     clients_for,
     settings_for,
     stack_output,
@@ -122,12 +125,19 @@ def upload(
             "for the report and show it."
         ),
     ] = None,
+    multipart_threshold: ThresholdOption = 64 * 1024**2,
+    part_size: PartSizeOption = 16 * 1024**2,
+    part_jobs: PartJobsOption = 8,
     output_format: FormatOption = OutputFormat.text,
     api_url: ApiUrlOption = None,
     token: TokenOption = None,
     profile: ProfileOption = None,
 ) -> None:
     """Check CSV files, send them, and (by default) wait for their reports.
+
+    A file larger than --multipart-threshold goes in parts, --part-jobs at a time, each
+    retried on its own; if it is stopped (Ctrl-C, a lost network), run the same command
+    again: the parts already stored are not sent again.
 
     Exit 0 when every row was written; 1 when rows were rejected or a file refused, or when
     the URL (one file each) already holds a file; 3 when a file was sent but its report was
@@ -138,8 +148,9 @@ def upload(
     waited for only when --report-url is given too."""
     from ingestcli.cli.exits import exit_code_for_batch, exit_code_for_sent
     from ingestcli.cli.render.batch import many_hooks, render_many
-    from ingestcli.cli.render.waiting import one_file_hooks, render_one
-    from ingestcli.services import batch
+    from ingestcli.cli.render.waiting import one_file_hooks, render_one, render_stopped
+    from ingestcli.services import batch, routes
+    from ingestcli.services.parts import PartPlan
 
     if report_url is not None and url is None:
         raise UsageError("--report-url goes with --url: both come from `ingest presign`")
@@ -147,14 +158,15 @@ def upload(
     if url is not None:
         if not one:
             raise UsageError("--url takes one file: a URL from `ingest presign` holds one upload")
-        route, provider = batch.url_route(url, report_url, wait)
+        route, provider = routes.url_route(url, report_url, wait)
         zone = time_zone(assume_tz)
         command = f"ingest report {{upload_id}} --provider {shlex.quote(provider or 'ID')}"
         command = f"ask your operator for it: {command}"
     else:
+        plan = PartPlan(multipart_threshold, part_size, part_jobs)
         client = _api_client(profile, api_url, token)
         quick = _api_client(profile, api_url, token, quick=True)
-        route, zone = batch.api_route(client, assume_tz, wait, quick)
+        route, zone = routes.api_route(client, assume_tz, wait, quick, plan)
         command = _report_command(profile, api_url)
     json = output_format is OutputFormat.json
     options = {"allow_invalid": allow_invalid, "timeout": timeout}
@@ -162,6 +174,7 @@ def upload(
         hooks = one_file_hooks(waiting=route.fetch is not None)
         outcome = batch.send_file(route, files[0], zone, hooks=hooks, **options)
         if outcome.error is not None and outcome.stopped_by_error:
+            render_stopped(outcome)  # how to resume a file sent in parts
             raise outcome.error  # reports_errors: its one line and exit code
         render_one(outcome, json=json, timeout=timeout, command=command)
         raise typer.Exit(exit_code_for_sent(outcome))

@@ -60,6 +60,16 @@ class UploadLedger:
             TableName=self.table, Item=item, ConditionExpression="attribute_not_exists(uploadId)"
         )
 
+    def open_multipart(self, provider: str, upload_id: str, multipart_id: str) -> None:
+        """Record S3's id of the multipart upload opened at the upload's key."""
+        self.dynamodb.update_item(
+            TableName=self.table,
+            Key=self._key(provider, upload_id),
+            UpdateExpression="SET multipart_id = :id",
+            ConditionExpression="attribute_exists(uploadId)",
+            ExpressionAttributeValues={":id": {"S": multipart_id}},
+        )
+
     def get(self, provider: str, upload_id: str) -> dict[str, Any] | None:
         answer = self.dynamodb.get_item(
             TableName=self.table, Key=self._key(provider, upload_id), ConsistentRead=True

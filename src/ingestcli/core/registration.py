@@ -60,11 +60,13 @@ def register_upload(
     size: int | None = None,
     sha256: str | None = None,
     token_sha256: str | None = None,
+    part_size: int | None = None,
 ) -> NewUpload:
     """Choose a new upload's id and key, and record it as pending: the one way an upload
     comes to be, for the API and for an operator's `ingest presign` alike. The API passes
     the SHA-256 of the token it was called with, so the upload ingests nothing once that
-    token is rotated out; an operator's URL carries none and is bound to no token."""
+    token is rotated out; an operator's URL carries none and is bound to no token. A
+    multipart upload records its `part_size`, and its S3 upload id once opened."""
     upload_id = new_upload_id(now)
     upload = NewUpload(
         upload_id=upload_id,
@@ -81,6 +83,7 @@ def register_upload(
         size=size,
         sha256=sha256,
         token_fingerprint=token_fingerprint(token_sha256) if token_sha256 else None,
+        part_size=part_size,
         created_at=upload.created_at,
         expires_at=upload.expires_at,
     )

@@ -7,6 +7,11 @@ URL's `expires_at` has passed, and no object is at its key: a file that landed j
 the URL expired, still waiting in the queue, is not called expired. Whether an object is
 there is asked by listing its one key (ListObjectsV2), so the asker needs no right to read
 uploads, which hold patient data.
+
+A multipart upload (`multipart_id`) stays pending while S3 holds it open: it shows as
+`abandoned` once S3 no longer knows it (the bucket's AbortIncompleteMultipartUpload rule
+aborted it) and no object is at its key, which ListParts on the key tells (s3:
+ListMultipartUploadParts, which shows part sizes and checksums, never data).
 """
 
 from __future__ import annotations
@@ -15,12 +20,14 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from ingestcli.core.aws_errors import error_code
 from ingestcli.core.clock import utc_now
 from ingestcli.core.items import flatten
 from ingestcli.core.reports import COUNTS
 from ingestcli.core.status import FINISHED, UploadStatus
 
 ObjectExists = Callable[[str], bool]
+UploadOpen = Callable[[str, str], bool]  # (key, multipart_id): S3 still holds it open
 
 # What the run holding an upload notes of its progress: its report's name -> the attribute.
 PROGRESS_ATTRIBUTES = {"rows": "progress_rows", "bytes": "progress_bytes", "size": "progress_size"}
@@ -46,13 +53,60 @@ def object_at_key(s3: Any, bucket: str) -> ObjectExists:
     return exists
 
 
-def shown_status(item: dict[str, Any], now: datetime, object_exists: ObjectExists) -> str:
-    """The stored status, or `expired` for a pending upload whose URL has expired with no
-    file at its key. `object_exists` is asked only then."""
+def listed_parts(s3: Any, bucket: str, key: str, multipart_id: str) -> list[dict] | None:
+    """Every part S3 holds of a multipart upload (ListParts, page by page), or None when S3
+    no longer knows the upload (completed or aborted)."""
+    parts: list[dict[str, Any]] = []
+    marker = 0
+    while True:
+        try:
+            answer = s3.list_parts(
+                Bucket=bucket, Key=key, UploadId=multipart_id, PartNumberMarker=marker
+            )
+        except Exception as error:
+            if error_code(error) == "NoSuchUpload":
+                return None
+            raise
+        parts += answer.get("Parts", [])
+        if not answer.get("IsTruncated"):
+            return parts
+        marker = int(answer["NextPartNumberMarker"])
+
+
+def multipart_open(s3: Any, bucket: str) -> UploadOpen:
+    """Whether S3 still holds a multipart upload open (ListParts of at most one part)."""
+
+    def is_open(key: str, multipart_id: str) -> bool:
+        try:
+            s3.list_parts(Bucket=bucket, Key=key, UploadId=multipart_id, MaxParts=1)
+        except Exception as error:
+            if error_code(error) == "NoSuchUpload":
+                return False
+            raise
+        return True
+
+    return is_open
+
+
+def shown_status(
+    item: dict[str, Any],
+    now: datetime,
+    object_exists: ObjectExists,
+    upload_open: UploadOpen | None = None,
+) -> str:
+    """The stored status, or, for a pending upload with no file at its key: `expired` once
+    its URL has expired, `abandoned` once S3 no longer holds its multipart upload open
+    (asked of `upload_open`; without it, a multipart upload shows as stored)."""
     status = str(item.get("status") or UploadStatus.PENDING)
-    if status != UploadStatus.PENDING or not _past(item.get("expires_at"), now):
+    key, multipart_id = item.get("key"), item.get("multipart_id")
+    if status != UploadStatus.PENDING:
         return status
-    key = item.get("key")
+    if multipart_id:
+        if upload_open is None or upload_open(str(key), str(multipart_id)):
+            return status
+        return status if object_exists(str(key)) else UploadStatus.ABANDONED
+    if not _past(item.get("expires_at"), now):
+        return status
     if key and object_exists(str(key)):
         return status  # landed before the URL expired; the ingest Lambda has yet to take it
     return UploadStatus.EXPIRED
@@ -78,6 +132,7 @@ def upload_summary(
     *,
     object_exists: ObjectExists | None = None,
     now: datetime | None = None,
+    upload_open: UploadOpen | None = None,
 ) -> dict[str, Any]:
     """An upload as the API and `ingest uploads` show it: counts once it has finished, and
     how many later files reached its URL and were ignored (SECOND_FILE_IGNORED). With
@@ -85,7 +140,7 @@ def upload_summary(
     finished = all(name in item for name in COUNTS)
     status = item.get("status")
     if object_exists is not None:
-        status = shown_status(item, now or utc_now(), object_exists)
+        status = shown_status(item, now or utc_now(), object_exists, upload_open)
     return {
         "upload_id": item.get("uploadId"),
         "key": item.get("key"),

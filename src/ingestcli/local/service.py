@@ -29,6 +29,7 @@ from ingestcli.local.stack import (
     LocalStack,
     start_local_stack,
 )
+from ingestcli.services.config import state_dir
 
 LOCAL_PROFILE = "local"
 START_TIMEOUT_SECONDS = 120
@@ -47,12 +48,6 @@ class LocalState:
     api_url: str
     started_at: str
     log: str | None = None
-
-
-def state_dir() -> Path:
-    base = os.environ.get("XDG_STATE_HOME", "")
-    root = Path(base) if os.path.isabs(base) else Path.home() / ".local" / "state"
-    return root / "ingest"
 
 
 def state_path() -> Path:

@@ -14,6 +14,7 @@ name or a query string.
 
 from __future__ import annotations
 
+import hashlib
 import http.client
 import ipaddress
 import json
@@ -122,10 +123,15 @@ class ApiClient:
         proxies = urllib.request.ProxyHandler({} if is_loopback(parts.hostname) else None)
         self._opener = urllib.request.build_opener(proxies, _NoRedirects)
 
+    @property
+    def caller(self) -> str:
+        """The API's URL and a fingerprint of the token (never the token): who calls where."""
+        return f"{self._base}\n{hashlib.sha256(self._token.encode()).hexdigest()[:16]}"
+
     def create_upload(self, filename: str, size: int, sha256: str) -> dict[str, Any]:
         """A new upload: its id, key, presigned PUT URL and the headers the PUT must send."""
         body = {"filename": filename, "size": size, "sha256": sha256}
-        ticket = self._call("POST", "/uploads", body)
+        ticket = self.call("POST", "/uploads", body)
         headers = ticket.get("headers")
         if not (
             isinstance(ticket.get("upload_id"), str)
@@ -133,7 +139,7 @@ class ApiClient:
             and isinstance(headers, dict)
             and all(isinstance(v, str) for v in headers.values())
         ):
-            raise self._not_our_api("its answer to a new upload lacks upload_id, url or headers")
+            raise self.not_our_api("its answer to a new upload lacks upload_id, url or headers")
         return ticket
 
     def upload_status(self, upload_id: str) -> dict[str, Any]:
@@ -141,19 +147,19 @@ class ApiClient:
         if not upload_id:
             raise UsageError("give an upload id: `ingest uploads` lists recent ones")
         missing = f"no upload {printable(upload_id, 80)} for this token: see `ingest uploads`"
-        document = self._call("GET", f"/uploads/{quote(upload_id, safe='')}", missing=missing)
+        document = self.call("GET", f"/uploads/{quote(upload_id, safe='')}", missing=missing)
         if not isinstance(document.get("status"), str):
-            raise self._not_our_api("its answer about an upload has no status")
+            raise self.not_our_api("its answer about an upload has no status")
         return document
 
     def provider_settings(self) -> dict[str, Any]:
         """{"provider", "timezone"}: the token's provider and the IANA time zone the server
         reads its files in (None when none is registered), so a file is checked locally as
         the server will check it."""
-        document = self._call("GET", "/provider")
+        document = self.call("GET", "/provider")
         zone = document.get("timezone")
         if not isinstance(document.get("provider"), str) or not isinstance(zone, str | None):
-            raise self._not_our_api("its answer about the provider lacks provider or timezone")
+            raise self.not_our_api("its answer about the provider lacks provider or timezone")
         return document
 
     def abandon_upload(self, upload_id: str) -> dict[str, Any]:
@@ -166,21 +172,21 @@ class ApiClient:
         missing = f"no upload {shown} for this token: see `ingest uploads`"
         arrived = f"the file of upload {shown} has arrived, so it is ingested as usual"
         path = f"/uploads/{quote(upload_id, safe='')}/abandon"
-        document = self._call("POST", path, missing=missing, conflict=arrived)
+        document = self.call("POST", path, missing=missing, conflict=arrived)
         if not isinstance(document.get("status"), str):
-            raise self._not_our_api("its answer about an upload has no status")
+            raise self.not_our_api("its answer about an upload has no status")
         return document
 
     def recent_uploads(self, limit: int = 20) -> list[dict[str, Any]]:
         """This provider's latest uploads, newest first, as the API lists them."""
         if limit < 1:
             raise UsageError("the number of uploads to list must be at least 1")
-        uploads = self._call("GET", f"/uploads?limit={limit}").get("uploads")
+        uploads = self.call("GET", f"/uploads?limit={limit}").get("uploads")
         if not isinstance(uploads, list) or not all(isinstance(u, dict) for u in uploads):
-            raise self._not_our_api("its list of uploads is not a list")
+            raise self.not_our_api("its list of uploads is not a list")
         return uploads
 
-    def _call(
+    def call(
         self,
         method: str,
         path: str,
@@ -228,13 +234,13 @@ class ApiClient:
 
     def _document(self, raw: bytes) -> dict[str, Any]:
         if len(raw) > MAX_RESPONSE_BYTES:
-            raise self._not_our_api("its answer is far too large")
+            raise self.not_our_api("its answer is far too large")
         try:
             document = json.loads(raw)
         except ValueError:
-            raise self._not_our_api("it did not answer with JSON") from None
+            raise self.not_our_api("it did not answer with JSON") from None
         if not isinstance(document, dict):
-            raise self._not_our_api("it did not answer with a JSON object")
+            raise self.not_our_api("it did not answer with a JSON object")
         return document
 
     def _message(self, raw: bytes) -> str:
@@ -254,7 +260,7 @@ class ApiClient:
     ) -> IngestError:
         said = f": {message}" if message else ""
         if 300 <= status < 400:
-            return self._not_our_api("it answered with a redirect")
+            return self.not_our_api("it answered with a redirect")
         if status == 401:
             return AuthError(
                 "the API did not accept the upload token: check INGEST_TOKEN, "
@@ -270,7 +276,7 @@ class ApiClient:
             return UploadNotPending(conflict)
         return IngestError(f"the API refused the request (HTTP {status}){said}")
 
-    def _not_our_api(self, problem: str) -> IngestError:
+    def not_our_api(self, problem: str) -> IngestError:
         return IngestError(
             f"{self._host} does not look like the ingest API ({problem}): check {self._url_source}"
         )

@@ -16,24 +16,15 @@ from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import tzinfo
 from typing import Any
-from urllib.parse import unquote
 
-from ingestcli.core.layout import UPLOAD_KEY
 from ingestcli.core.summary import Summary
 from ingestcli.errors import IngestError, InputError, UsageError
-from ingestcli.services.api_client import ApiClient, check_url
 from ingestcli.services.files import size_of
-from ingestcli.services.report_url import report_fetcher, report_upload_id
+from ingestcli.services.parts import Resumable, resumable
+from ingestcli.services.read_once import check_and_hash
+from ingestcli.services.routes import Route
 from ingestcli.services.s3_put import Progress
-from ingestcli.services.upload import (
-    ARRIVED,
-    Abandonment,
-    abandonment,
-    check_before_upload,
-    upload,
-    upload_with_url,
-    zone_for_check,
-)
+from ingestcli.services.upload import ARRIVED, Abandonment, abandonment
 from ingestcli.services.waiting import DEFAULT_TIMEOUT, OnPoll, WaitTimeout, wait_for_report
 
 # How far a file got, beside the upload statuses (pending ... failed, abandoned) it may end in.
@@ -45,44 +36,6 @@ MAX_JOBS = 16
 
 class Cancelled(KeyboardInterrupt):
     """Ctrl-C reached the main thread while this file was on its way in a worker."""
-
-
-@dataclass(frozen=True)
-class Route:
-    """Where a file goes: `send(path, on_progress)` PUTs it and returns at least its
-    upload_id; `fetch(upload_id)` reads its status, or None not to wait for the report."""
-
-    send: Callable[[str, Progress | None], dict[str, Any]]
-    fetch: Callable[[str], dict[str, Any]] | None = None
-
-
-def api_route(
-    client: ApiClient, assume_tz: str | None, wait: bool, quick: ApiClient | None = None
-) -> tuple[Route, tzinfo | None]:
-    """The token's way (`quick`, a client that gives up sooner, abandons what is stopped),
-    and the zone of the local check: the one registered for the token's provider (asked
-    first, which also proves the token before any file is read)."""
-    zone = zone_for_check(client.provider_settings().get("timezone"), assume_tz)
-
-    def send(path: str, on_progress: Progress | None) -> dict[str, Any]:
-        return upload(client, path, on_progress=on_progress, quick=quick)
-
-    return Route(send, client.upload_status if wait else None), zone
-
-
-def url_route(url: str, report_url: str | None, wait: bool) -> tuple[Route, str | None]:
-    """An operator's URL (`ingest presign`) and, with `report_url`, the report's presigned
-    GET; and the provider the URL's key names (None if it names none)."""
-    key = UPLOAD_KEY.search(unquote(check_url(url, "the upload URL").path))
-    provider = key["provider"] if key else None
-    if report_url is None:
-        return Route(lambda path, on: upload_with_url(url, path, on_progress=on)), provider
-    upload_id = report_upload_id(report_url, url)  # checked before anything is sent
-
-    def send(path: str, on_progress: Progress | None) -> dict[str, Any]:
-        return upload_with_url(url, path, on_progress=on_progress) | {"upload_id": upload_id}
-
-    return Route(send, report_fetcher(report_url) if wait else None), provider
 
 
 def _no_bar(path: str, size: int) -> AbstractContextManager[Progress | None]:
@@ -116,6 +69,7 @@ class Sent:
     error: BaseException | None = None
     abandoned: Abandonment | None = None
     timed_out: bool = False
+    resumable: Resumable | None = None  # an upload in parts stopped before it was complete
 
     @property
     def upload_id(self) -> str | None:
@@ -142,6 +96,9 @@ class Sent:
             done |= {k: v for k, v in self.summary.as_dict().items() if k != "errors"}
         if self.error is not None:
             done["error"] = "interrupted" if self.interrupted else str(self.error)
+        if self.resumable is not None:
+            done["parts_stored"] = self.resumable.stored
+            done["parts"] = self.resumable.total
         return done
 
 
@@ -166,26 +123,31 @@ def send_file(
     file where it is (an upload with a URL but no file is abandoned by `route.send`)."""
     try:
         _checked(stop)
-        summary = check_before_upload(path, zone)
+        size = size_of(path)
+        summary, digest = check_and_hash(path, zone, route.part_size_for(size))
     except (IngestError, KeyboardInterrupt) as error:
         return Sent(path, NOT_SENT, error=error)
     if summary.header_error or (summary.invalid and not allow_invalid):
         return Sent(path, REFUSED, summary=summary)
 
-    def progress(sent: int) -> None:
+    def progress(sent: int, *parts: tuple[int, int]) -> None:
         _checked(stop)
         if on_progress is not None:
-            on_progress(sent)
+            on_progress(sent, *parts)
 
     result: dict[str, Any] = {}
     try:
         _checked(stop)
-        with hooks.bar(path, size_of(path) or 0) as on_progress:
-            result = route.send(path, progress)
+        with hooks.bar(path, digest.size) as on_progress:
+            result = route.send(path, progress, digest)
     except (IngestError, KeyboardInterrupt) as error:
         if result:  # sent: the bar was closing
             waited = {"status": "pending"} if route.fetch else None
             return Sent(path, "pending" if waited else SENT, result, waited, error=error)
+        stopped = resumable(error)
+        if stopped is not None:
+            held = {"upload_id": stopped.upload_id}
+            return Sent(path, NOT_SENT, held, summary=summary, error=error, resumable=stopped)
         found = abandonment(error)
         if found is None:
             return Sent(path, NOT_SENT, error=error)

@@ -45,6 +45,14 @@ def config_path() -> Path:
     return root / "ingest" / "config.toml"
 
 
+def state_dir() -> Path:
+    """Where ingest keeps state between runs (the local stack, uploads to resume), following
+    the XDG base directory rules at call time."""
+    base = os.environ.get("XDG_STATE_HOME", "")
+    root = Path(base) if os.path.isabs(base) else Path.home() / ".local" / "state"
+    return root / "ingest"
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything a command needs to know about where it works, already resolved."""
@@ -206,11 +214,11 @@ def _update(name: str, values: Mapping[str, object], outputs: dict[str, str] | N
             profile[key] = value
     if outputs is not None:
         profile["outputs"] = outputs
-    _write_atomically(path, _dumps(document, path))
+    write_atomically(path, _dumps(document, path))
     return path
 
 
-def _write_atomically(path: Path, text: str) -> None:
+def write_atomically(path: Path, text: str) -> None:
     """Write a temp file beside the target, then rename it over: readers never see half."""
     data = text.encode("utf-8")
     target = path.resolve()  # a symlinked config file (dotfile managers) stays a symlink

@@ -11,17 +11,19 @@ from __future__ import annotations
 import hashlib
 import html
 import http.client
+import logging
 import re
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import IO
-from urllib.parse import SplitResult
+from urllib.parse import SplitResult, parse_qs
 
 from ingestcli.errors import IngestError, InputError
 from ingestcli.services.api_client import check_url, printable, retry_delay
 from ingestcli.services.files import open_binary
 
+logger = logging.getLogger("ingestcli.s3_put")
 CHUNK_BYTES = 1 << 20
 SOCKET_TIMEOUT = 60.0  # seconds without progress, not for the whole file
 _RETRYABLE_CODES = frozenset({"RequestTimeout", "SlowDown", "InternalError", "ServiceUnavailable"})
@@ -31,7 +33,8 @@ _HINTS = {
     "EntityTooLarge": "the file is larger than S3 takes in one request",
 }
 
-Progress = Callable[[int], None]
+# Bytes sent so far; a file sent in parts adds (parts stored, parts in all).
+Progress = Callable[..., None]
 
 
 class PutFailed(IngestError):
@@ -151,25 +154,31 @@ def put_file(
     *,
     attempts: int = 4,
     sleep: Callable[[float], None] = time.sleep,
+    offset: int = 0,
 ) -> None:
-    """PUT `size` bytes of a path or seekable stream (from its start) to a presigned URL,
+    """PUT `size` bytes of a path or seekable stream (from `offset`) to a presigned URL,
     with `headers` (never Host or Content-Length, which are set here) and nothing else signed.
 
     Raises UrlExpired when S3 says the URL has expired, UrlAlreadyUsed when it holds a file
     already, PutFailed with S3's error code for any other refusal or once retries of
     transient failures run out, InputError when the file cannot be read."""
     parts = check_url(url, "the upload URL")
+    number = parse_qs(parts.query).get("partNumber", [""])[0]
+    what = f"part {number}" if number.isdigit() else "file"
     failure = ""
     with _source(source) as stream:
         for attempt in range(1, attempts + 1):
-            stream.seek(0)
+            stream.seek(offset)
             if on_progress:
                 on_progress(0)
+            started = time.monotonic()
             try:
                 status, body = _send_once(parts, headers, stream, size, on_progress)
             except (OSError, http.client.HTTPException) as exc:
                 failure = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+                _log_put(what, type(exc).__name__, started)
             else:
+                _log_put(what, status, started)
                 if 200 <= status < 300:
                     return
                 code, message = _s3_error(body)
@@ -187,3 +196,9 @@ def put_file(
         f"the file could not be sent to S3 ({printable(failure, 120)}) after {attempts} "
         "attempts: check the network, then try again"
     )
+
+
+def _log_put(what: str, status: int | str, started: float) -> None:
+    """One DEBUG line per PUT to S3: the file or which part, the status, milliseconds; never
+    the URL (its query is a credential)."""
+    logger.debug("PUT S3 %s -> %s in %.0f ms", what, status, (time.monotonic() - started) * 1000)

@@ -27,7 +27,7 @@ from ingestcli.core.layout import UPLOAD_ID, UPLOAD_ID_RULE
 from ingestcli.core.ledger import UploadLedger, upload_summary
 from ingestcli.core.providers_table import ACTIVE, REVOKED, read_provider
 from ingestcli.core.reports import read_report
-from ingestcli.core.upload_view import object_at_key
+from ingestcli.core.upload_view import multipart_open, object_at_key
 from ingestcli.errors import NotFound, UsageError
 from ingestcli.services.providers import ProviderRevoked, UnknownProvider, check_provider_id
 from ingestcli.services.session import aws_errors, aws_errors_while
@@ -190,16 +190,17 @@ def uploads(
     bucket: str | None = None,
 ) -> list[dict[str, Any]]:
     """The provider's latest `limit` uploads, newest first, shaped as the API lists them
-    (with `s3` and `bucket`, an upload whose URL expired unused shows as `expired`, as the
-    API shows it); UsageError for a provider not active in `providers` (None skips that
-    check)."""
+    (with `s3` and `bucket`, an upload whose URL expired unused shows as `expired`, and one
+    in parts that S3 aborted as `abandoned`, as the API shows them); UsageError for a
+    provider not active in `providers` (None skips that check)."""
     check_provider_id(provider, "--provider")
     _check_limit(limit)
     if providers is not None:
         providers.require_active(provider)
     with aws_errors():
         found = object_at_key(s3, bucket) if s3 is not None and bucket else None
+        still_open = multipart_open(s3, bucket) if s3 is not None and bucket else None
         return [
-            upload_summary(item, object_exists=found)
+            upload_summary(item, object_exists=found, upload_open=still_open)
             for item in UploadLedger(dynamodb, table).recent(provider, limit)
         ]

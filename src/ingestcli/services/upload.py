@@ -1,8 +1,10 @@
 """`ingest upload`: check the file in the provider's time zone, checksum it, get a presigned
-URL, PUT the file (services/s3_put.py), and give the upload up if the PUT never lands.
+URL, PUT the file (services/s3_put.py), and give the upload up if the PUT never lands; a
+large file goes in parts instead (services/parts.py).
 
-The file is read twice, once for its SHA-256 and once to send it, so it must be a real
-file, not standard input. An upload whose URL was issued but whose PUT S3 did not accept
+The file is read twice, once to check and checksum it (services/read_once.py) and once to
+send it, so it must be a real file, not standard input. An upload whose URL was issued but
+whose PUT S3 did not accept
 (Ctrl-C, a refusal, a network failure) is abandoned through the API, best effort, so it
 does not sit pending until its URL expires; the error that stopped it is re-raised as is,
 with an `Abandonment` attached (see `abandonment()`).
@@ -22,7 +24,9 @@ from ingestcli.core.summary import Summary, summarize
 from ingestcli.errors import IngestError, UsageError
 from ingestcli.services.api_client import ApiClient, UploadNotPending, check_url, printable
 from ingestcli.services.files import STDIN, open_binary
+from ingestcli.services.parts import DEFAULT_PART_JOBS, upload_in_parts
 from ingestcli.services.presign import HEADERS as PRESIGNED_HEADERS
+from ingestcli.services.read_once import Digest
 from ingestcli.services.s3_put import CHUNK_BYTES as CHUNK_BYTES  # re-exported
 from ingestcli.services.s3_put import SOCKET_TIMEOUT as SOCKET_TIMEOUT  # re-exported
 from ingestcli.services.s3_put import USED as USED  # re-exported
@@ -128,21 +132,28 @@ def upload(
     client: ApiClient,
     path: str,
     *,
+    digest: Digest | None = None,
     on_progress: Progress | None = None,
     fresh_urls: int = 2,
     sleep: Callable[[float], None] = time.sleep,
     quick: ApiClient | None = None,
+    part_jobs: int = DEFAULT_PART_JOBS,
 ) -> dict[str, Any]:
-    """Send a file through the API: checksum, ask for a URL, PUT; ask again (up to
-    `fresh_urls` times) if the URL expires first. Returns upload_id, key, filename, size and
-    sha256 of the upload that holds the file. A failure (or Ctrl-C) once a URL is issued
-    abandons that upload (through `quick`, a client that gives up sooner, if given), unless
-    its file is in S3 after all."""
+    """Send a file through the API: checksum (unless `digest` has it), ask for a URL, PUT;
+    ask again (up to `fresh_urls` times) if the URL expires first. Returns upload_id, key,
+    filename, size and sha256 of the upload that holds the file. A failure (or Ctrl-C) once
+    a URL is issued abandons that upload (through `quick`, a client that gives up sooner, if
+    given), unless its file is in S3 after all. A digest with a part size sends the file in
+    parts, `part_jobs` at a time, resumably (services/parts.py)."""
     _uploadable(path)
+    if digest is not None and digest.part_size:
+        return upload_in_parts(
+            client, path, digest, jobs=part_jobs, on_progress=on_progress, sleep=sleep
+        )
     quick = quick or client
     filename = os.path.basename(path)
     with open_binary(path) as stream:
-        sha256, size = sha256_of(stream)
+        sha256, size = (digest.sha256, digest.size) if digest else sha256_of(stream)
         for renewal in range(fresh_urls + 1):
             ticket = client.create_upload(filename, size, sha256)
             try:

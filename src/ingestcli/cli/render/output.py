@@ -69,8 +69,10 @@ def print_error(message: str) -> None:
 @contextmanager
 def byte_progress(
     description: str, total: int | None, *, min_bytes: int = 8 << 20
-) -> Iterator[Callable[[int], None] | None]:
-    """A progress bar over bytes on stderr, or None when it would only be noise."""
+) -> Iterator[Callable[..., None] | None]:
+    """A progress bar over bytes (and parts, for a file sent in parts: the callback's
+    second argument, (stored, in all)) on stderr, with the rate and the time left; None
+    when it would only be noise."""
     if not stderr.is_terminal or total is None or total < min_bytes:
         yield None
         return
@@ -78,9 +80,15 @@ def byte_progress(
         TextColumn("{task.description}"),
         BarColumn(),
         DownloadColumn(),
+        TextColumn("{task.fields[parts]}"),
         TransferSpeedColumn(),
         TimeRemainingColumn(),
     )
     with Progress(*columns, console=stderr, transient=True) as progress:
-        task = progress.add_task(description, total=total)
-        yield lambda done: progress.update(task, completed=done)
+        task = progress.add_task(description, total=total, parts="")
+
+        def update(done: int, parts: tuple[int, int] | None = None) -> None:
+            shown_parts = {"parts": f"{parts[0]:,}/{parts[1]:,} parts"} if parts else {}
+            progress.update(task, completed=done, **shown_parts)
+
+        yield update

@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn
 
 from ingestcli.cli.render import output
-from ingestcli.cli.render.output import plural, shown, stdout
+from ingestcli.cli.render.output import human_time, plural, shown, stdout
 from ingestcli.cli.render.upload import render_report, render_upload_result, upload_progress
 from ingestcli.cli.render.validate import render_summary
 from ingestcli.core.summary import Summary
@@ -72,6 +72,14 @@ def command_for(command: str, upload_id: str | None) -> str:
     return command.format(upload_id=printable(upload_id or "", 80))
 
 
+def _in_parts(result: dict[str, Any]) -> str:
+    """` in 58 parts (46 stored before)` for a file sent in parts, else nothing."""
+    parts, before = result.get("parts"), result.get("parts_resumed")
+    if not isinstance(parts, int):
+        return ""
+    return f" in {parts:,} parts" + (f" ({before:,} stored before)" if before else "")
+
+
 def one_file_hooks(*, waiting: bool) -> Hooks:
     """What `ingest upload FILE` shows as it goes: a bar over the PUT of a large file, the
     upload id once sent (when its report is waited for), and the live line."""
@@ -79,7 +87,9 @@ def one_file_hooks(*, waiting: bool) -> Hooks:
     def sent(path: str, result: dict[str, Any]) -> None:
         if waiting:
             upload_id = shown(result["upload_id"])
-            output.stderr.print(f"Uploaded as {upload_id}; waiting for its report…")
+            output.stderr.print(
+                f"Uploaded as {upload_id}{_in_parts(result)}; waiting for its report…"
+            )
 
     return Hooks(bar=upload_progress, sent=sent, live=live_wait)
 
@@ -139,6 +149,19 @@ def render_one(outcome: Sent, *, json: bool, timeout: float, command: str) -> No
         output.print_json(outcome.report)
     else:
         render_report(outcome.report)
+
+
+def render_stopped(outcome: Sent) -> None:
+    """Before the error that stopped a file sent in parts: how much of it S3 holds, and
+    that the same command resumes it."""
+    stopped = outcome.resumable
+    if stopped is None:
+        return
+    until = shown(human_time(stopped.expires_at))
+    output.stderr.print(
+        f"{stopped.stored:,} of {stopped.total:,} parts of upload {shown(stopped.upload_id)} "
+        f"are stored, kept until {until}: run the same command again to send the rest."
+    )
 
 
 def render_not_ready(

@@ -22,7 +22,13 @@ from ingestcli.core.layout import UPLOAD_ID
 from ingestcli.core.ledger import UploadLedger, UploadNotPending
 from ingestcli.core.providers_table import read_provider
 from ingestcli.core.reports import read_report
-from ingestcli.core.upload_view import object_at_key, shown_status, upload_progress, upload_summary
+from ingestcli.core.upload_view import (
+    multipart_open,
+    object_at_key,
+    shown_status,
+    upload_progress,
+    upload_summary,
+)
 from ingestcli.lambdas.api.answers import ApiError
 
 NOT_PENDING = (
@@ -53,6 +59,7 @@ class Lifecycle:
     def __init__(self, ledger: UploadLedger, s3: Any, bucket: str) -> None:
         self.ledger, self.s3, self.bucket = ledger, s3, bucket
         self.object_exists = object_at_key(s3, bucket)
+        self.open = multipart_open(s3, bucket)
 
     def status(self, provider: str, upload_id: str, now: datetime) -> dict[str, Any]:
         """The upload's report once it is finished; before, its status and progress."""
@@ -64,7 +71,7 @@ class Lifecycle:
             return report
         return {
             "upload_id": upload_id,
-            "status": shown_status(item, now, self.object_exists),
+            "status": shown_status(item, now, self.object_exists, self.open),
             "progress": upload_progress(item),
         }
 
@@ -79,4 +86,6 @@ class Lifecycle:
         return self.summary(item, now)
 
     def summary(self, item: dict[str, Any], now: datetime) -> dict[str, Any]:
-        return upload_summary(item, object_exists=self.object_exists, now=now)
+        return upload_summary(
+            item, object_exists=self.object_exists, now=now, upload_open=self.open
+        )

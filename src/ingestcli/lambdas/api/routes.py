@@ -4,6 +4,8 @@
     GET  /uploads?limit=N      -> 200 {"uploads": [...]}, newest first
     GET  /uploads/<upload_id>  -> 200 the upload's report, or its status and progress before
     POST /uploads/<upload_id>/abandon, GET /provider: see lifecycle.py
+    POST /uploads with "part_size", POST|GET /uploads/<upload_id>/parts,
+    POST /uploads/<upload_id>/complete: a file sent in parts, see multipart.py
 
 Every request carries `Authorization: Bearer <token>`; the token alone decides the provider,
 so the provider is never read from the request. The server picks every key. A presigned
@@ -33,16 +35,17 @@ from urllib.parse import parse_qs
 from ingestcli.core.clock import Clock, utc_now
 from ingestcli.core.layout import CONTENT_TYPE, ONE_PUT, UPLOAD_TAG, parse_upload_key
 from ingestcli.core.ledger import UploadLedger, register_upload
+from ingestcli.core.multipart import MAX_PUT_BYTES
 from ingestcli.lambdas.api.answers import ApiError
 from ingestcli.lambdas.api.answers import respond as _response
 from ingestcli.lambdas.api.auth import UNAUTHORIZED, Unauthorized, authenticate
 from ingestcli.lambdas.api.lifecycle import Lifecycle, check_upload_id, provider_settings
+from ingestcli.lambdas.api.multipart import Multipart
 from ingestcli.lambdas.api.signer import headers_to_send, signer_client
 
 logger = logging.getLogger("ingest.api")
 logger.setLevel(logging.INFO)
 
-MAX_UPLOAD_BYTES = 5 * 1024**3  # the largest single PUT S3 takes
 MAX_BODY_BYTES = 16 * 1024
 DEFAULT_LIMIT, MAX_LIMIT = 20, 100
 _SHA256_HEX = re.compile(r"[0-9a-fA-F]{64}", re.ASCII)
@@ -52,6 +55,8 @@ ALLOWED = {
     "/uploads": "GET, POST",
     "/uploads/{upload_id}": "GET",
     "/uploads/{upload_id}/abandon": "POST",
+    "/uploads/{upload_id}/parts": "GET, POST",
+    "/uploads/{upload_id}/complete": "POST",
 }
 
 
@@ -63,6 +68,7 @@ class Settings:
     signer_role_arn: str
     url_expiry_seconds: int = 300
     kms_key_arn: str = ""  # the stack's KMS key (KmsKeyArn), empty without one
+    incomplete_upload_days: int = 7  # the bucket's AbortIncompleteMultipartUpload rule
 
     @classmethod
     def from_environment(cls, environment: Mapping[str, str] = os.environ) -> Settings:
@@ -74,6 +80,7 @@ class Settings:
             signer_role_arn=environment["SIGNER_ROLE_ARN"],
             url_expiry_seconds=int(environment.get("URL_EXPIRY_SECONDS", "300")),
             kms_key_arn=environment.get("KMS_KEY_ARN", ""),
+            incomplete_upload_days=int(environment.get("INCOMPLETE_UPLOAD_DAYS", "7")),
         )
 
 
@@ -87,6 +94,7 @@ class Api:
         self.clock = clock
         self.ledger = UploadLedger(dynamodb, settings.uploads_table)
         self.lifecycle = Lifecycle(self.ledger, s3, settings.bucket)
+        self.multipart = Multipart(self)
 
     def handler(self, event: dict[str, Any], context: Any = None) -> dict[str, Any]:
         """One function-URL event (payload 2.0) in, one response out; one log line each."""
@@ -138,6 +146,16 @@ class Api:
             if method == "POST":
                 upload_id = check_upload_id(parts[2], line)
                 return _response(200, self.lifecycle.abandon(provider, upload_id, self.clock()))
+        elif len(parts) == 4 and parts[1] == "uploads" and parts[3] in ("parts", "complete"):
+            line["route"] = f"/uploads/{{upload_id}}/{parts[3]}"
+            upload_id = check_upload_id(parts[2], line)
+            if parts[3] == "parts" and method == "GET":
+                return _response(200, self.multipart.stored_parts(provider, upload_id))
+            if parts[3] == "parts" and method == "POST":
+                body = _json_body(event)
+                return _response(200, self.multipart.part_urls(provider, upload_id, body))
+            if parts[3] == "complete" and method == "POST":
+                return _response(200, self.multipart.complete(provider, upload_id))
         else:
             raise ApiError(404, "not_found", "no such route")
         raise ApiError(405, "method_not_allowed", "that method is not allowed here")
@@ -150,11 +168,19 @@ class Api:
             raise ApiError(400, "invalid_filename", "filename must be a string")
         if isinstance(size, bool) or not isinstance(size, int) or size <= 0:
             raise ApiError(400, "invalid_size", "size must be the file's size in bytes, > 0")
-        if size > MAX_UPLOAD_BYTES:
-            raise ApiError(413, "file_too_large", f"files over {MAX_UPLOAD_BYTES} bytes")
         if not isinstance(sha256, str) or not _SHA256_HEX.fullmatch(sha256):
             raise ApiError(400, "invalid_sha256", "sha256 must be 64 hexadecimal characters")
         sha256 = sha256.lower()
+        if "part_size" in body:
+            opened = self.multipart.create(
+                provider, filename, size, sha256, body["part_size"], token_sha256
+            )
+            line["upload_id"] = opened["upload_id"]
+            return _response(201, opened)
+        if size > MAX_PUT_BYTES:
+            raise ApiError(
+                413, "file_too_large", f"files over {MAX_PUT_BYTES} bytes: send it in parts"
+            )
         settings = self.settings
         upload = register_upload(
             self.ledger,

@@ -1,7 +1,8 @@
 """Presigned PUTs for one upload: signed by the signer role under a session policy that
 names that one key, with the content type, the SHA-256, the lifecycle tag and
 `If-None-Match: *` (one PUT per URL) as signed headers (a checksum in the query string is
-not enforced by S3)."""
+not enforced by S3). A multipart upload's session opens, sends parts to and completes that
+same one key (all s3:PutObject), and each part URL pins its part's SHA-256 the same way."""
 
 from __future__ import annotations
 
@@ -12,7 +13,9 @@ from urllib.parse import parse_qs, urlsplit
 _AWS_DOMAINS = (".amazonaws.com", ".amazonaws.com.cn", ".api.aws")
 
 
-def session_policy(role_arn: str, bucket: str, key: str, kms_key_arn: str = "") -> dict[str, Any]:
+def session_policy(
+    role_arn: str, bucket: str, key: str, kms_key_arn: str = "", *, multipart: bool = False
+) -> dict[str, Any]:
     """What the signer's session may do: put this one object (with its tag), nothing else;
     with the stack's KMS key (`kms_key_arn`, empty without one), also have S3 make that
     object's data key under it. A session policy intersects with the role's policy, so
@@ -28,13 +31,14 @@ def session_policy(role_arn: str, bucket: str, key: str, kms_key_arn: str = "") 
     ]
     if kms_key_arn:
         # A single PUT under SSE-KMS needs only kms:GenerateDataKey (a bucket key does not
-        # change that). A multipart upload would also need kms:Decrypt, to read the data
-        # key back for each part; presigned URLs here are single PUTs, so it is left out.
+        # change that). A multipart upload also needs kms:Decrypt, to read the data key
+        # back for each part and to complete: only its sessions are given that.
+        actions = ["kms:GenerateDataKey", "kms:Decrypt"] if multipart else ["kms:GenerateDataKey"]
         statements.append(
             {
                 "Sid": "EncryptOneUpload",
                 "Effect": "Allow",
-                "Action": ["kms:GenerateDataKey"],
+                "Action": actions,
                 "Resource": kms_key_arn,
             }
         )
@@ -51,6 +55,7 @@ def signer_client(
     provider: str,
     expiry: int,
     kms_key_arn: str = "",
+    multipart: bool = False,
 ) -> Any:
     """An S3 client holding credentials that can put this one key and nothing else, on the
     API's own endpoint (so AWS_ENDPOINT_URL and the local stack are followed)."""
@@ -60,7 +65,7 @@ def signer_client(
     credentials = sts.assume_role(
         RoleArn=role_arn,
         RoleSessionName=provider,
-        Policy=json.dumps(session_policy(role_arn, bucket, key, kms_key_arn)),
+        Policy=json.dumps(session_policy(role_arn, bucket, key, kms_key_arn, multipart=multipart)),
         DurationSeconds=max(900, expiry),  # AssumeRole's minimum
     )["Credentials"]
     meta = s3.meta
@@ -81,16 +86,16 @@ def signer_client(
     )
 
 
-def headers_to_send(url: str, put_headers: dict[str, str]) -> dict[str, str]:
-    """The headers the PUT must carry: the ones the URL signed. Content type, checksum and
-    if-none-match must be among them (a checksum moved into the query string is not enforced
-    by S3; an unsigned if-none-match could be left out, and the URL would take a second
-    file)."""
+def headers_to_send(url: str, put_headers: dict[str, str], *, part: bool = False) -> dict[str, str]:
+    """The headers the PUT must carry: the ones the URL signed. The checksum must be among
+    them, and for a whole file the content type and if-none-match too (a checksum moved into
+    the query string is not enforced by S3; an unsigned if-none-match could be left out, and
+    the URL would take a second file)."""
     query = parse_qs(urlsplit(url).query)
     signed = set(query.get("X-Amz-SignedHeaders", [""])[0].split(";")) - {"host"}
-    required = {"content-type", "x-amz-checksum-sha256", "if-none-match"}
+    required = {"x-amz-checksum-sha256"} | (set() if part else {"content-type", "if-none-match"})
     if not required <= signed or not signed <= set(put_headers):
         raise RuntimeError("the presigned URL does not sign the expected headers")
-    if "x-amz-tagging" not in signed and "x-amz-tagging" not in query:
+    if not part and "x-amz-tagging" not in signed and "x-amz-tagging" not in query:
         raise RuntimeError("the presigned URL lost the upload tag")
     return {name: value for name, value in put_headers.items() if name in signed}
