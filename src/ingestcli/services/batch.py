@@ -48,9 +48,10 @@ def _no_line(upload_id: str) -> AbstractContextManager[OnPoll | None]:
 
 @dataclass(frozen=True)
 class Hooks:
-    """What is shown while a file goes: a bar over the PUT, a line once it is sent, a live
-    line while its report is waited for. The defaults show nothing."""
+    """What is shown while a file goes: a bar over the check, a bar over the PUT, a line once
+    it is sent, a live line while its report is waited for. The defaults show nothing."""
 
+    check: Callable[[str, int], AbstractContextManager[Progress | None]] = _no_bar
     bar: Callable[[str, int], AbstractContextManager[Progress | None]] = _no_bar
     sent: Callable[[str, dict[str, Any]], None] = lambda path, result: None
     live: Callable[[str], AbstractContextManager[OnPoll | None]] = _no_line
@@ -124,7 +125,8 @@ def send_file(
     try:
         _checked(stop)
         size = size_of(path)
-        summary, digest = check_and_hash(path, zone, route.part_size_for(size))
+        with hooks.check(path, size or 0) as on_check:
+            summary, digest = check_and_hash(path, zone, route.part_size_for(size), on_check)
     except (IngestError, KeyboardInterrupt) as error:
         return Sent(path, NOT_SENT, error=error)
     if summary.header_error or (summary.invalid and not allow_invalid):

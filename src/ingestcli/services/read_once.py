@@ -8,6 +8,7 @@ records and the ingest Lambda checks; each part's is what its URL pins.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import tzinfo
 from typing import IO
@@ -67,10 +68,14 @@ class HashingReader:
 
 
 def check_and_hash(
-    path: str, zone: tzinfo | None = None, part_size: int | None = None
+    path: str,
+    zone: tzinfo | None = None,
+    part_size: int | None = None,
+    on_progress: Callable[[int], None] | None = None,
 ) -> tuple[Summary, Digest]:
-    """`ingest validate`'s summary of the file and its digest, from one read."""
+    """`ingest validate`'s summary of the file and its digest, from one read
+    (`on_progress(bytes_read)` now and then, as `ingest validate` shows it)."""
     with open_binary(path) as stream:
         reader = HashingReader(stream, part_size)
-        summary = summarize(reader, zone)  # type: ignore[arg-type]
+        summary = summarize(reader, zone, on_progress=on_progress)  # type: ignore[arg-type]
         return summary, reader.digest()

@@ -67,11 +67,9 @@ def _number(value: object) -> str:
     return f"{value:,}" if isinstance(value, int) else ""
 
 
-def upload_progress(
-    filename: str, size: int
-) -> AbstractContextManager[Callable[[int], None] | None]:
-    """A bar for the PUT (bytes, speed, time left) on stderr when it is a terminal, else None;
-    the callback takes the bytes sent so far."""
+def upload_progress(filename: str, size: int) -> AbstractContextManager[Callable[..., None] | None]:
+    """A bar for the send (bytes, parts for a file sent in parts, rate, time left) on stderr
+    when it is a terminal, else None; the callback takes the bytes sent so far (and parts)."""
     return byte_progress(f"Uploading {shown(filename)}", size, min_bytes=1 << 20)
 
 

@@ -8,8 +8,9 @@ NO_COLOR. Everything the API sends back goes through `shown()`.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+import os
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
 from rich.console import Console
@@ -91,7 +92,10 @@ def one_file_hooks(*, waiting: bool) -> Hooks:
                 f"Uploaded as {upload_id}{_in_parts(result)}; waiting for its report…"
             )
 
-    return Hooks(bar=upload_progress, sent=sent, live=live_wait)
+    def check(path: str, size: int) -> AbstractContextManager[Callable[..., None] | None]:
+        return output.byte_progress(f"Checking {shown(os.path.basename(path))}", size)
+
+    return Hooks(check=check, bar=upload_progress, sent=sent, live=live_wait)
 
 
 def _refused(summary: Summary, path: str) -> None:
