@@ -125,6 +125,9 @@ def send_file(
     try:
         _checked(stop)
         size = size_of(path)
+        too_large = route.size_problem(size)
+        if too_large is not None:
+            return Sent(path, NOT_SENT, error=UsageError(too_large))
         with hooks.check(path, size or 0) as on_check:
             summary, digest = check_and_hash(path, zone, route.part_size_for(size), on_check)
     except (IngestError, KeyboardInterrupt) as error:

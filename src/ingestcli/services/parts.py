@@ -32,7 +32,7 @@ from ingestcli.core.multipart import (
     fitted_part_size,
     part_span,
 )
-from ingestcli.errors import IngestError, UsageError
+from ingestcli.errors import IngestError, NotFound, UsageError
 from ingestcli.services.api_client import ApiClient
 from ingestcli.services.parts_api import PartsApi
 from ingestcli.services.read_once import Digest
@@ -210,16 +210,15 @@ def upload_in_parts(
     filename, total = os.path.basename(path), len(digest.part_sha256)
     held = {"filename": filename, "size": digest.size, "sha256": digest.sha256, "parts": total}
     upload, stored = book.find(), set()
-    if upload is not None:
-        listing = api.stored_parts(upload["upload_id"])
-        if not listing["open"] and listing.get("status") not in _NEVER_SENT:
-            book.forget()  # completed by an earlier run: nothing to send again
-            return held | _ids(upload) | {"parts_resumed": total}
-        if listing["open"]:
-            stored = _stored(listing, digest)
-        else:
-            book.forget()
-            upload = None
+    listing = _listing(api, upload["upload_id"]) if upload is not None else None
+    if listing is not None and listing["open"]:
+        stored = _stored(listing, digest)
+    elif listing is not None and listing.get("status") not in _NEVER_SENT:
+        book.forget()  # completed by an earlier run: nothing to send again
+        return held | _ids(upload) | {"parts_resumed": total}  # type: ignore[arg-type]
+    elif upload is not None:
+        book.forget()  # aborted, or unknown here: start over
+        upload = None
     if upload is None:
         upload = api.open(filename, digest)
         book.remember(upload)
@@ -236,6 +235,15 @@ def upload_in_parts(
         raise
     book.forget()
     return held | _ids(upload) | {"parts_resumed": len(stored)}
+
+
+def _listing(api: PartsApi, upload_id: str) -> dict[str, Any] | None:
+    """What S3 holds of a recorded upload, or None when the API does not know it (another
+    stack at the same address, say)."""
+    try:
+        return api.stored_parts(upload_id)
+    except NotFound:
+        return None
 
 
 def _ids(upload: dict[str, Any]) -> dict[str, Any]:

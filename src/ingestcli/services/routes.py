@@ -11,6 +11,7 @@ from typing import Any
 from urllib.parse import unquote
 
 from ingestcli.core.layout import UPLOAD_KEY
+from ingestcli.core.multipart import MAX_OBJECT_BYTES, MAX_PUT_BYTES
 from ingestcli.services.api_client import ApiClient, check_url
 from ingestcli.services.parts import PartPlan
 from ingestcli.services.read_once import Digest
@@ -25,11 +26,24 @@ Send = Callable[[str, Progress | None, Digest], dict[str, Any]]
 class Route:
     """Where a file goes: `send(path, on_progress, digest)` sends it and returns at least its
     upload_id; `fetch(upload_id)` reads its status, or None not to wait for the report;
-    `plan.part_size_for(size)`, the part size of a file sent in parts (None: one PUT)."""
+    `plan.part_size_for(size)`, the part size of a file sent in parts (None: one PUT);
+    `max_size`, the largest file it takes, refused before the file is read."""
 
     send: Send
     fetch: Callable[[str], dict[str, Any]] | None = None
     plan: PartPlan | None = None
+    max_size: int = MAX_OBJECT_BYTES
+
+    def size_problem(self, size: int | None) -> str | None:
+        """Why a file of `size` bytes cannot go this way, or None."""
+        if size is None or size <= self.max_size:
+            return None
+        if self.max_size == MAX_PUT_BYTES:
+            return (
+                f"the file is larger than the {MAX_PUT_BYTES:,} bytes (5 GiB) one presigned URL "
+                "takes: send it with an upload token (`ingest login`), which sends it in parts"
+            )
+        return f"the file is larger than the {self.max_size:,} bytes S3 stores as one object"
 
     def part_size_for(self, size: int | None) -> int | None:
         return self.plan.part_size_for(size) if self.plan and size is not None else None
@@ -64,10 +78,14 @@ def url_route(url: str, report_url: str | None, wait: bool) -> tuple[Route, str 
     key = UPLOAD_KEY.search(unquote(check_url(url, "the upload URL").path))
     provider = key["provider"] if key else None
     if report_url is None:
-        return Route(lambda path, on, _: upload_with_url(url, path, on_progress=on)), provider
+        send_only = Route(
+            lambda path, on, _: upload_with_url(url, path, on_progress=on), max_size=MAX_PUT_BYTES
+        )
+        return send_only, provider
     upload_id = report_upload_id(report_url, url)  # checked before anything is sent
 
     def send(path: str, on_progress: Progress | None, _: Digest) -> dict[str, Any]:
         return upload_with_url(url, path, on_progress=on_progress) | {"upload_id": upload_id}
 
-    return Route(send, report_fetcher(report_url) if wait else None), provider
+    fetch = report_fetcher(report_url) if wait else None
+    return Route(send, fetch, max_size=MAX_PUT_BYTES), provider
