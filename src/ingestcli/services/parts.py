@@ -183,7 +183,7 @@ def _stored(listing: dict[str, Any], digest: Digest) -> set[int]:
     held = set()
     for part in listing.get("parts", []):
         number = part.get("part_number")
-        if not isinstance(number, int) or not 1 <= number <= len(digest.part_sha256):
+        if type(number) is not int or not 1 <= number <= len(digest.part_sha256):
             continue
         planned = part_span(digest.size, digest.part_size or 0, number)[1]
         sha256 = part.get("sha256")
