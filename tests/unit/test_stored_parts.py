@@ -26,5 +26,7 @@ def test_a_part_of_another_size_or_checksum_is_sent_again() -> None:
 
 
 def test_parts_outside_the_plan_or_malformed_are_ignored() -> None:
-    found = listing((0, 5 * MIB, None), (4, 5 * MIB, None), ("1", 5 * MIB, None), (True, 5 * MIB, None))
+    found = listing(
+        (0, 5 * MIB, None), (4, 5 * MIB, None), ("1", 5 * MIB, None), (True, 5 * MIB, None)
+    )
     assert _stored(found, DIGEST) == set()

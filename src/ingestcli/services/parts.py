@@ -2,8 +2,8 @@
 resumed by running the same command again.
 
 The API opens the upload at the key it chooses and hands out one presigned URL per part,
-that part's SHA-256 pinned (parts_api.py). Parts go `jobs` at a time, each streamed from
-disk (services/s3_put.py, which retries it); a URL that expires first is asked for again.
+that part's SHA-256 pinned (parts_api.py). Parts go `jobs` at a time (part_workers.py), each
+streamed from disk and retried (s3_put.py); a URL that expires first is asked for again.
 Once every part is stored the API completes the upload, and its ingest starts as for one PUT.
 
 What was opened is remembered on this computer (resume.py) until the upload is completed.
@@ -16,17 +16,14 @@ bucket's rule for unfinished uploads aborts them (then it shows as `abandoned`).
 from __future__ import annotations
 
 import os
-import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ingestcli.core.multipart import (
     MAX_PART_BYTES,
-    MAX_PARTS_PER_REQUEST,
     MAX_PUT_BYTES,
     MIN_PART_BYTES,
     fitted_part_size,
@@ -34,21 +31,16 @@ from ingestcli.core.multipart import (
 )
 from ingestcli.errors import IngestError, NotFound, UsageError
 from ingestcli.services.api_client import ApiClient
+from ingestcli.services.part_workers import Meter, PartSender, PartsProgress, send_all
 from ingestcli.services.parts_api import PartsApi
 from ingestcli.services.read_once import Digest
 from ingestcli.services.resume import ResumeBook
-from ingestcli.services.s3_put import PutFailed, UrlExpired, put_file
 
 DEFAULT_THRESHOLD = 64 * 1024**2
 DEFAULT_PART_SIZE = 16 * 1024**2
 DEFAULT_PART_JOBS = 8
 MAX_PART_JOBS = 32
-URL_FRESH_SECONDS = 120.0  # a part URL older than this is asked for again before use
-_URL_RENEWALS = 3
 _NEVER_SENT = frozenset({"abandoned", "expired"})  # statuses of an upload that holds no file
-
-# sent bytes so far, and (parts stored, parts in all)
-PartsProgress = Callable[[int, tuple[int, int]], None]
 
 
 @dataclass(frozen=True)
@@ -91,90 +83,6 @@ def resumable(error: BaseException) -> Resumable | None:
     """The upload in parts `error` stopped, if it did."""
     found = getattr(error, "ingest_resumable", None)
     return found if isinstance(found, Resumable) else None
-
-
-class _Stopped(Exception):
-    """Another part failed, or Ctrl-C: this one stops where it is."""
-
-
-class _Meter:
-    """Bytes and parts sent across the workers, reported as one count."""
-
-    def __init__(self, report: PartsProgress | None, done_bytes: int, done: int, total: int):
-        self._report, self._lock = report, threading.Lock()
-        self._bytes, self._done, self._total = done_bytes, done, total
-        self._moving: dict[int, int] = {}
-        self.stop = threading.Event()
-
-    @property
-    def stored(self) -> int:
-        return self._done
-
-    def moving(self, number: int) -> Callable[[int], None]:
-        def sent(count: int) -> None:
-            if self.stop.is_set():
-                raise _Stopped
-            with self._lock:
-                self._moving[number] = count
-                self._emit()
-
-        return sent
-
-    def finished(self, number: int, length: int) -> None:
-        with self._lock:
-            self._moving.pop(number, None)
-            self._bytes += length
-            self._done += 1
-            self._emit()
-
-    def _emit(self) -> None:
-        if self._report is not None:
-            self._report(self._bytes + sum(self._moving.values()), (self._done, self._total))
-
-
-class _UrlBook:
-    """Part URLs, asked for a few at a time just before they are needed."""
-
-    def __init__(self, api: PartsApi, upload_id: str, digest: Digest, todo: list[int], batch: int):
-        self._api, self._upload_id, self._digest = api, upload_id, digest
-        self._waiting, self._batch = list(todo), min(batch, MAX_PARTS_PER_REQUEST)
-        self._urls: dict[int, tuple[float, dict[str, Any]]] = {}
-        self._lock = threading.Lock()
-
-    def take(self, number: int) -> dict[str, Any]:
-        with self._lock:
-            if number in self._waiting:
-                self._waiting.remove(number)
-            held = self._urls.pop(number, None)
-            if held is None or time.monotonic() - held[0] > URL_FRESH_SECONDS:
-                ahead = [n for n in self._waiting if n not in self._urls][: self._batch - 1]
-                asked = [(n, self._digest.part_sha256[n - 1]) for n in [number, *ahead]]
-                answer, now = self._api.part_urls(self._upload_id, asked), time.monotonic()
-                self._urls.update({n: (now, part) for n, part in answer.items()})
-                held = self._urls.pop(number)
-            return held[1]
-
-
-def _send_part(
-    path: str, digest: Digest, number: int, urls: _UrlBook, meter: _Meter, sleep: Any
-) -> None:
-    offset, length = part_span(digest.size, digest.part_size or 0, number)
-    for _ in range(_URL_RENEWALS):
-        part = urls.take(number)
-        try:
-            put_file(
-                part["url"], part["headers"], path, length, meter.moving(number),
-                sleep=sleep, offset=offset,
-            )  # fmt: skip
-        except UrlExpired:
-            continue  # asked for again at the next take
-        meter.finished(number, length)
-        return
-    raise PutFailed(
-        f"part URLs expired before S3 took them, {_URL_RENEWALS} times: check this computer's "
-        "clock, then run the same command again",
-        "AccessDenied",
-    )
 
 
 def _stored(listing: dict[str, Any], digest: Digest) -> set[int]:
@@ -224,9 +132,9 @@ def upload_in_parts(
         book.remember(upload)
     todo = [number for number in range(1, total + 1) if number not in stored]
     done_bytes = sum(part_span(digest.size, digest.part_size or 0, n)[1] for n in stored)
-    meter = _Meter(on_progress, done_bytes, len(stored), total)
+    meter = Meter(on_progress, done_bytes, len(stored), total)
     try:
-        _send_all(path, digest, api, upload["upload_id"], todo, meter, jobs, sleep)
+        send_all(PartSender(path, digest, api, upload["upload_id"], meter, sleep), todo, jobs)
         api.complete(upload["upload_id"])
     except (IngestError, KeyboardInterrupt) as failure:
         failure.ingest_resumable = Resumable(  # type: ignore[attr-defined]
@@ -248,29 +156,3 @@ def _listing(api: PartsApi, upload_id: str) -> dict[str, Any] | None:
 
 def _ids(upload: dict[str, Any]) -> dict[str, Any]:
     return {"upload_id": upload["upload_id"], "key": upload.get("key")}
-
-
-def _send_all(
-    path: str,
-    digest: Digest,
-    api: PartsApi,
-    upload_id: str,
-    todo: list[int],
-    meter: _Meter,
-    jobs: int,
-    sleep: Callable[[float], None],
-) -> None:
-    """Every part of `todo`, `jobs` at a time; the first failure (or Ctrl-C) stops the rest."""
-    if not todo:
-        return
-    urls = _UrlBook(api, upload_id, digest, todo, batch=jobs)
-    pool = ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="ingest-part")
-    try:
-        futures = [pool.submit(_send_part, path, digest, n, urls, meter, sleep) for n in todo]
-        finished, _ = wait(futures, return_when=FIRST_EXCEPTION)
-        for future in finished:
-            if future.exception() is not None:
-                raise future.exception()  # type: ignore[misc]
-    finally:
-        meter.stop.set()
-        pool.shutdown(wait=True, cancel_futures=True)

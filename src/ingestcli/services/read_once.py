@@ -31,10 +31,17 @@ class Digest:
 
 
 class HashingReader:
-    """A binary stream that hashes every byte read through it, whole and by part."""
+    """A binary stream that hashes every byte read through it, whole and by part, and says
+    how many bytes it has read after each read (`on_progress`): the check reads in blocks, so
+    a bar moves with the bytes however wide the rows."""
 
-    def __init__(self, stream: IO[bytes], part_size: int | None = None) -> None:
-        self._stream, self._part_size = stream, part_size
+    def __init__(
+        self,
+        stream: IO[bytes],
+        part_size: int | None = None,
+        on_progress: Callable[[int], None] | None = None,
+    ) -> None:
+        self._stream, self._part_size, self._on_progress = stream, part_size, on_progress
         self._whole, self._part = hashlib.sha256(), hashlib.sha256()
         self._size, self._in_part = 0, 0
         self._parts: list[str] = []
@@ -45,6 +52,8 @@ class HashingReader:
         self._size += len(data)
         if self._part_size:
             self._split(memoryview(data))
+        if self._on_progress is not None:
+            self._on_progress(self._size)
         return data
 
     def _split(self, data: memoryview) -> None:
@@ -76,6 +85,6 @@ def check_and_hash(
     """`ingest validate`'s summary of the file and its digest, from one read
     (`on_progress(bytes_read)` now and then, as `ingest validate` shows it)."""
     with open_binary(path) as stream:
-        reader = HashingReader(stream, part_size)
-        summary = summarize(reader, zone, on_progress=on_progress)  # type: ignore[arg-type]
+        reader = HashingReader(stream, part_size, on_progress)
+        summary = summarize(reader, zone)  # type: ignore[arg-type]
         return summary, reader.digest()

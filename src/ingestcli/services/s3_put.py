@@ -8,11 +8,14 @@ UrlAlreadyUsed, never "uploaded". Transient failures are retried; S3's refusals 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import html
 import http.client
 import logging
 import re
+import socket
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -56,6 +59,38 @@ class UrlAlreadyUsed(PutFailed):
     def __init__(self, message: str, *, after_lost_answer: bool = False) -> None:
         super().__init__(message, "PreconditionFailed")
         self.after_lost_answer = after_lost_answer
+
+
+class SendStopped(Exception):
+    """Another thread stopped the send (Interrupter.stop): it ends where it is."""
+
+
+class Interrupter:
+    """The connections of sends in flight, so that another thread can end them at once: a
+    send blocked on a socket S3 stopped answering would otherwise wait out SOCKET_TIMEOUT."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._open: set[http.client.HTTPConnection] = set()
+        self.stopped = False
+
+    def opened(self, connection: http.client.HTTPConnection) -> None:
+        with self._lock:
+            if self.stopped:
+                raise SendStopped
+            self._open.add(connection)
+
+    def closed(self, connection: http.client.HTTPConnection) -> None:
+        with self._lock:
+            self._open.discard(connection)
+
+    def stop(self) -> None:
+        with self._lock:
+            self.stopped = True
+            for connection in self._open:
+                if connection.sock is not None:
+                    with contextlib.suppress(OSError):
+                        connection.sock.shutdown(socket.SHUT_RDWR)
 
 
 USED = "this upload URL was already used (a URL takes one file): nothing of this file was sent"
@@ -118,10 +153,13 @@ def _send_once(
     stream: IO[bytes],
     size: int,
     on_progress: Progress | None,
+    interrupter: Interrupter | None,
 ) -> tuple[int, bytes]:
     """One PUT of the whole stream: the status and the start of S3's answer."""
     kind = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
     connection = kind(parts.hostname or "", parts.port, timeout=SOCKET_TIMEOUT)
+    if interrupter is not None:
+        interrupter.opened(connection)
     try:
         target = f"{parts.path or '/'}?{parts.query}" if parts.query else parts.path or "/"
         connection.putrequest("PUT", target, skip_accept_encoding=True)
@@ -142,6 +180,8 @@ def _send_once(
             response = connection.getresponse()
         return response.status, response.read(64 << 10)
     finally:
+        if interrupter is not None:
+            interrupter.closed(connection)
         connection.close()
 
 
@@ -155,13 +195,15 @@ def put_file(
     attempts: int = 4,
     sleep: Callable[[float], None] = time.sleep,
     offset: int = 0,
+    interrupter: Interrupter | None = None,
 ) -> None:
     """PUT `size` bytes of a path or seekable stream (from `offset`) to a presigned URL,
     with `headers` (never Host or Content-Length, which are set here) and nothing else signed.
 
     Raises UrlExpired when S3 says the URL has expired, UrlAlreadyUsed when it holds a file
     already, PutFailed with S3's error code for any other refusal or once retries of
-    transient failures run out, InputError when the file cannot be read."""
+    transient failures run out, InputError when the file cannot be read; SendStopped once
+    `interrupter` is stopped."""
     parts = check_url(url, "the upload URL")
     number = parse_qs(parts.query).get("partNumber", [""])[0]
     what = f"part {number}" if number.isdigit() else "file"
@@ -173,10 +215,12 @@ def put_file(
                 on_progress(0)
             started = time.monotonic()
             try:
-                status, body = _send_once(parts, headers, stream, size, on_progress)
+                status, body = _send_once(parts, headers, stream, size, on_progress, interrupter)
             except (OSError, http.client.HTTPException) as exc:
-                failure = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
                 _log_put(what, type(exc).__name__, started)
+                if interrupter is not None and interrupter.stopped:
+                    raise SendStopped from None
+                failure = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
             else:
                 _log_put(what, status, started)
                 if 200 <= status < 300:

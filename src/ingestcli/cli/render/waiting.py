@@ -78,6 +78,8 @@ def _in_parts(result: dict[str, Any]) -> str:
     parts, before = result.get("parts"), result.get("parts_resumed")
     if not isinstance(parts, int):
         return ""
+    if before == parts:
+        return f" in {parts:,} parts, all sent before"
     return f" in {parts:,} parts" + (f" ({before:,} stored before)" if before else "")
 
 
