@@ -5,7 +5,9 @@ its own role (support.iam_enforced), once for the default deploy and once with K
 moto checks each call's action and resource against the caller's identity policies; what
 it skips (conditions, session policies, KMS key policies, the ListBucket behind a 404) is
 checked by support.policy_check on every recorded call. A full ingest with continuations,
-every API route and the support policy's commands run; then every role statement (and each
+every API route, a file sent in parts (support.iam_multipart: opened, parts PUT to their
+presigned URLs, listed, completed and ingested; another opened and aborted, shown as
+abandoned) and the support policy's commands run; then every role statement (and each
 statement of the signer's session policy and of the support policy) is taken out in turn:
 the recorded calls are evaluated again without it, and the call it allowed must be refused.
 That re-evaluation, rather than a re-run of the flow per statement, keeps the tier to one
@@ -16,7 +18,6 @@ run passing both.
 from __future__ import annotations
 
 import functools
-import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -26,11 +27,13 @@ import requests
 
 from ingestcli.core.ledger import UploadLedger
 from ingestcli.services.providers import ProviderRegistry
-from support.api_calls import declare, event
+from support import iam_multipart
+from support.api_calls import declare
 from support.iam_calls import Call, Where, denied
 from support.iam_enforced import Enforced, Function, poll_queue
 from support.iam_enforced import deploy as deploy_stack
 from support.iam_moto import ADMIN_REQUESTS, spawn, stop
+from support.iam_multipart import ACTIONS, api_call
 from support.iam_statements import DEPLOYS, actions_of, statement_cases, without_statement
 from support.iam_support import run_support
 from support.ingest_events import FakeContext, csv_bytes
@@ -47,6 +50,9 @@ ROWS = [
 BODY = csv_bytes([*ROWS, ["BAD#1", "2024-03-01T10:00:00Z", "x"], ["M99999", "not-a-date", "y"]])
 EXPIRED = UPLOAD_ID
 OTHER = csv_bytes([["M00001", "2024-03-02T10:00:00Z", "z"]])
+# Listed: the file ingested in three runs, the upload abandoned through the API and the one
+# in parts the bucket aborted, the URL that ran out, and the file sent in parts.
+STATUSES = {"partial", "abandoned", "expired", "succeeded"}
 
 
 @dataclass
@@ -63,10 +69,10 @@ class Tier:
     def calls(self) -> list[Call]:
         return self.stack.recorder.calls
 
-
-def api_call(api: Function, method: str, path: str, token: str, **parts: Any) -> tuple[int, Any]:
-    answer = api.invoke(event(method, path, token, **parts))
-    return answer["statusCode"], json.loads(answer["body"])
+    @functools.cached_property
+    def refused(self) -> list[tuple[Call, Request, str]]:
+        """What the evaluator refuses of the stack as deployed (nothing, when it holds)."""
+        return refusals(self, self.stack.principals)
 
 
 def short_runs() -> Iterator[FakeContext]:
@@ -96,6 +102,8 @@ def run_flow(stack: Enforced, ingest: Function, api: Function, token: str) -> di
     sent = requests.put(url, data=BODY, headers=headers, timeout=30)
     stack.recorder.presigned_put(url, headers, sent.status_code)
     got["put"] = sent.status_code
+    got["in_parts"] = iam_multipart.send_in_parts(stack, api, token)
+    got["aborted"] = iam_multipart.abort_one(stack, api, token)
     got["runs"] = poll_queue(ingest, short_runs())
     got["report"] = api_call(api, "GET", f"/uploads/{upload_id}", token)
     got["list"] = api_call(api, "GET", "/uploads", token)
@@ -165,7 +173,53 @@ def test_every_api_route_answers_under_the_api_role(
     assert got["abandon"][0] == 200 and got["abandon"][1]["status"] == "abandoned"
     status, listed = got["list"]
     assert status == 200
-    assert {u["status"] for u in listed["uploads"]} == {"partial", "abandoned", "expired"}
+    assert {u["status"] for u in listed["uploads"]} == STATUSES
+
+
+@pytest.mark.parametrize("deploy", DEPLOYS)
+def test_a_file_sent_in_parts_is_opened_sent_completed_and_ingested(
+    tiers: Callable[[str], Tier], deploy: str
+) -> None:
+    tier = tiers(deploy)
+    got = tier.answers["in_parts"]
+    assert got["open"][0] == 201 and got["open"][1]["parts"] == 2
+    assert got["urls"][0] == 200 and got["sent"] == [200, 200]
+    status, listed = got["listed"]
+    assert (status, listed["status"], listed["open"]) == (200, "pending", True)
+    sizes = [(p["part_number"], p["size"]) for p in listed["parts"]]
+    assert sizes == [(n, len(part)) for n, part in enumerate(iam_multipart.PARTS, 1)]
+    completed = {"upload_id": got["upload_id"], "key": got["key"], "status": "pending"}
+    assert got["complete"] == (200, completed)
+    uploads = tier.answers["list"][1]["uploads"]
+    (listed,) = [u for u in uploads if u["upload_id"] == got["upload_id"]]
+    rows = iam_multipart.ROWS
+    assert listed["status"] == "succeeded"
+    assert listed["counts"] == {"rows": rows, "written": rows, "rejected": 0, "duplicates": 0}
+    by = {
+        (c.operation, tier.stack.principals[c.access_key].name, c.status)
+        for c in tier.calls
+        if c.params.get("Key") == got["key"] and c.service == "s3"
+    }
+    assert by >= {
+        ("CreateMultipartUpload", "signer", 200),
+        ("UploadPart", "signer", 200),
+        ("ListParts", "api", 200),
+        ("CompleteMultipartUpload", "signer", 200),
+        ("GetObject", "ingest", 200),
+    }, by
+
+
+@pytest.mark.parametrize("deploy", DEPLOYS)
+def test_an_upload_in_parts_the_bucket_aborted_shows_as_abandoned(
+    tiers: Callable[[str], Tier], deploy: str
+) -> None:
+    answers = tiers(deploy).answers
+    got = answers["aborted"]
+    assert got["open"][0] == 201
+    status, parts = got["parts"]
+    assert (status, parts["status"], parts["open"], parts["parts"]) == (200, "abandoned", False, [])
+    for listed in (answers["list"][1]["uploads"], answers["support"]["uploads"]):
+        assert {u["upload_id"]: u["status"] for u in listed}[got["upload_id"]] == "abandoned"
 
 
 @pytest.mark.parametrize("deploy", DEPLOYS)
@@ -176,8 +230,10 @@ def test_the_support_policy_runs_the_support_commands(
     found = tier.answers["support"]
     assert found["records"] == 1
     assert found["report"]["written"] == GOOD_ROWS
-    assert {u["status"] for u in found["uploads"]} == {"partial", "abandoned", "expired"}
-    assert [c for c in tier.calls if c.access_key == found["key"] and c.status >= 400] == []
+    assert {u["status"] for u in found["uploads"]} == STATUSES
+    mine = [c for c in tier.calls if c.access_key == found["key"]]
+    failed = [(c.operation, c.status) for c in mine if c.status >= 400]
+    assert failed == [("ListParts", 404)]  # NoSuchUpload: the aborted one, shown abandoned
 
 
 def refusals(tier: Tier, principals: dict[str, Principal]) -> list[tuple[Call, Request, str]]:
@@ -198,7 +254,7 @@ def test_every_call_is_allowed_by_the_rules_moto_skips(
     """Conditions, session policies and KMS key policies, on every call `who` made."""
     tier = tiers(deploy)
     assert any(p.name == who for p in tier.stack.principals.values())
-    refused = [r for r in refusals(tier, tier.stack.principals) if r[2] == who]
+    refused = [r for r in tier.refused if r[2] == who]
     assert [f"{call} needs {request}" for call, request, _ in refused] == []
 
 
@@ -210,9 +266,26 @@ def test_removing_a_statement_refuses_the_call_it_allows(
     stack = tier.stack
     who, sid = case.split(":", 1)
     principals, statement = without_statement(stack, who, sid)
-    before = refusals(tier, stack.principals)
-    refused = [found for found in refusals(tier, principals) if found not in before]
+    refused = [found for found in refusals(tier, principals) if found not in tier.refused]
     assert refused, f"nothing the tier does needs {case}"
     call, request, caller = refused[0]
     actions = actions_of(statement)
     assert request.action in actions, f"{case}: {caller} refused {request} ({call})"
+
+
+@pytest.mark.parametrize(
+    ("deploy", "case", "action", "operations"),
+    [pytest.param(*found, id=f"{found[0]}-{found[1]}-{found[2]}") for found in ACTIONS],
+)
+def test_removing_one_action_refuses_each_multipart_call_that_needs_it(
+    tiers: Callable[[str], Tier], deploy: str, case: str, action: str, operations: set[str]
+) -> None:
+    """A statement's one action taken out: every call refused then asks for that action,
+    and among them is each operation AWS authorises with it (s3:PutObject: one PUT, and
+    opening, sending parts to and completing a multipart upload)."""
+    tier = tiers(deploy)
+    who, sid = case.split(":", 1)
+    principals, _ = without_statement(tier.stack, who, sid, action)
+    refused = [found for found in refusals(tier, principals) if found not in tier.refused]
+    assert {request.action for _, request, _ in refused} == {action}
+    assert {call.operation for call, _, _ in refused} >= operations

@@ -184,6 +184,11 @@ def test_4_a_presigned_request_crashes_enforcement(unpatched: dict[str, Any]) ->
     params = {"Bucket": "bucket-b", "Key": "k"}
     url = s3.generate_presigned_url("get_object", Params=params)
     assert requests.get(url, timeout=10).status_code == 500  # KeyError 'Authorization'
+    # A part's URL too (a presigned UploadPart, as the API hands out for a file in parts).
+    opened = s3.create_multipart_upload(Bucket="bucket-b", Key="p")
+    part = params | {"Key": "p", "UploadId": opened["UploadId"], "PartNumber": 1}
+    url = s3.generate_presigned_url("upload_part", Params=part)
+    assert requests.put(url, data=b"x", timeout=10).status_code == 500
 
 
 def test_5_a_log_groups_arn_lacks_the_trailing_star(small_stack: dict[str, str]) -> None:

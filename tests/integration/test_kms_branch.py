@@ -125,11 +125,12 @@ def test_with_a_kms_key_a_put_and_its_ingest_are_stored_under_that_key(clients, 
 
 
 def test_the_template_grants_the_roles_the_kms_actions_on_that_key(clients, kms_stack) -> None:
-    """What the deployed roles may do with the key: the signer makes data keys (the PUT), the
-    ingest function reads uploads and writes reports, the API function reads reports."""
+    """What the deployed roles may do with the key: the signer makes data keys (the PUT) and
+    reads them back (the parts of a multipart upload, its completion), the ingest function
+    reads uploads and writes reports, the API function reads reports and lists parts."""
     kms_key_arn, outputs = kms_stack["key"]["Arn"], kms_stack["outputs"]
     iam = boto3.client("iam", region_name=REGION)
-    roles = {outputs["SignerRoleArn"].rsplit("/", 1)[1]: ["kms:GenerateDataKey"]}
+    roles = {outputs["SignerRoleArn"].rsplit("/", 1)[1]: ["kms:Decrypt", "kms:GenerateDataKey"]}
     lambdas = boto3.client("lambda", region_name=REGION)
     for function, actions in (
         (outputs["IngestFunction"], ["kms:Decrypt", "kms:GenerateDataKey"]),

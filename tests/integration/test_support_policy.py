@@ -27,7 +27,7 @@ from support.names import STACK
 from support.records import item
 
 # Operations whose IAM action is not named after them.
-ACTIONS = {"ListObjectsV2": "s3:ListBucket"}
+ACTIONS = {"ListObjectsV2": "s3:ListBucket", "ListParts": "s3:ListMultipartUploadParts"}
 
 
 class Recorder:
@@ -70,6 +70,18 @@ def support_session(deployed: dict[str, str], clients: Any) -> tuple[Recorder, d
     clients.s3.put_object(
         Bucket=deployed["UploadsBucket"], Key=report_key("acme", "u1"), Body=b'{"rows": 0}'
     )
+    # An upload in parts whose multipart upload the bucket's rule aborted (ListParts: gone).
+    in_parts = "acme/uploads/2024/03/02/u3.csv"
+    opened = clients.s3.create_multipart_upload(Bucket=deployed["UploadsBucket"], Key=in_parts)
+    UploadLedger(clients.dynamodb, deployed["UploadsTable"]).register(
+        "acme", "u3", key=in_parts, expires_at="2024-03-09T00:00:00.000Z", part_size=5 << 20
+    )
+    UploadLedger(clients.dynamodb, deployed["UploadsTable"]).open_multipart(
+        "acme", "u3", opened["UploadId"]
+    )
+    clients.s3.abort_multipart_upload(
+        Bucket=deployed["UploadsBucket"], Key=in_parts, UploadId=opened["UploadId"]
+    )
     stack_id = clients.cfn.describe_stacks(StackName=STACK)["Stacks"][0]["StackId"]
     account = clients.sts.get_caller_identity()["Account"]
     recorder = Recorder(clients.cfn, clients.dynamodb, clients.s3)
@@ -94,7 +106,7 @@ def support_session(deployed: dict[str, str], clients: Any) -> tuple[Recorder, d
     assert report(clients.s3, bucket, "acme", "u1", providers=providers) == {"rows": 0}
     with pytest.raises(NotFound):
         report(clients.s3, bucket, "acme", "u2", providers=providers)
-    (listed,) = uploads(
+    listed = uploads(
         clients.dynamodb,
         outputs["UploadsTable"],
         "acme",
@@ -103,7 +115,9 @@ def support_session(deployed: dict[str, str], clients: Any) -> tuple[Recorder, d
         s3=clients.s3,
         bucket=bucket,
     )
-    assert listed["status"] == "expired"  # after a ListObjectsV2 of its own key found nothing
+    # expired: a ListObjectsV2 of its own key found nothing; abandoned: ListParts found its
+    # multipart upload gone, and that listing nothing at its key
+    assert {u["upload_id"]: u["status"] for u in listed} == {"u1": "expired", "u3": "abandoned"}
 
     values = {
         "AWS::Partition": "aws",

@@ -1,7 +1,14 @@
 """Every AWS call of the IAM-enforced tier, recorded with botocore events, and what AWS
 would authorise for each (support.policy_check.Request): the IAM actions, resources and
 condition keys, including what S3 asks of KMS under SSE-KMS and the s3:ListBucket that
-turns a missing key's 403 into the 404 the caller saw."""
+turns a missing key's 403 into the 404 the caller saw.
+
+A multipart upload, as AWS's S3 API reference has it: CreateMultipartUpload, UploadPart and
+CompleteMultipartUpload are s3:PutObject (a tag given at creation asks s3:PutObjectTagging
+too, taken to be as for PutObject: the stricter reading), ListParts is
+s3:ListMultipartUploadParts; under SSE-KMS, CreateMultipartUpload needs
+kms:GenerateDataKey, UploadPart kms:Decrypt, CompleteMultipartUpload with checksums and
+ListParts kms:Decrypt (asked only of an upload S3 still holds: a NoSuchUpload has no key)."""
 
 from __future__ import annotations
 
@@ -70,16 +77,21 @@ class Recorder:
             self.sessions[parsed["Credentials"]["AccessKeyId"]] = call.params
 
     def presigned_put(self, url: str, headers: dict[str, str], status: int) -> None:
-        """The provider's PUT to a presigned URL, as the session that signed it."""
+        """The provider's PUT to a presigned URL (a whole file, or one part of a multipart
+        upload), as the session that signed it."""
         parts = urlsplit(url)
         query = parse_qs(parts.query)
         bucket, key = parts.path.lstrip("/").split("/", 1)
-        params = {"Bucket": bucket, "Key": key}
+        params: dict[str, Any] = {"Bucket": bucket, "Key": key}
+        operation = "PutObject"
+        if "uploadId" in query:
+            operation = "UploadPart"
+            params |= {"UploadId": query["uploadId"][0], "PartNumber": int(query["partNumber"][0])}
         if "x-amz-tagging" in {name.lower() for name in headers}:
             params["Tagging"] = "signed"
         access_key = query["X-Amz-Credential"][0].split("/")[0]
         with self._lock:
-            self.calls.append(Call("s3", "PutObject", params, access_key, status))
+            self.calls.append(Call("s3", operation, params, access_key, status))
 
 
 @dataclass(frozen=True)
@@ -106,14 +118,16 @@ def _s3(call: Call, where: Where) -> list[Request]:
         if call.status == 404:  # S3 says 404, not 403, only to who may list the bucket
             found.append(Request("s3:ListBucket", bucket))
         kms = ["kms:Decrypt"] if op == "GetObject" and call.status < 300 else []
-    elif op == "PutObject":
+    elif op in ("PutObject", "CreateMultipartUpload"):
         found = [Request("s3:PutObject", obj)]
         if "Tagging" in p:
             found.append(Request("s3:PutObjectTagging", obj))
         kms = ["kms:GenerateDataKey"]
-    elif op in ("CreateMultipartUpload", "UploadPart", "CompleteMultipartUpload"):
-        found = [Request("s3:PutObject", obj)]
-        kms = ["kms:GenerateDataKey", "kms:Decrypt"] if op == "CreateMultipartUpload" else []
+    elif op in ("UploadPart", "CompleteMultipartUpload"):
+        found, kms = [Request("s3:PutObject", obj)], ["kms:Decrypt"]
+    elif op == "ListParts":
+        found = [Request("s3:ListMultipartUploadParts", obj)]
+        kms = ["kms:Decrypt"] if call.status < 300 else []
     elif op == "AbortMultipartUpload":
         found = [Request("s3:AbortMultipartUpload", obj)]
     elif op == "DeleteObject":

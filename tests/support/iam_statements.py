@@ -1,6 +1,7 @@
 """The statements the IAM-enforced tier takes out one at a time: every statement of each
 role in the bundled template (a Kms statement only with KMS on), of the signer's session
-policy as the API builds it, and of docs/support-policy.json."""
+policy as the API builds it (a multipart session's, which holds the one-PUT session's
+statements and more), and of docs/support-policy.json; and single actions of them."""
 
 from __future__ import annotations
 
@@ -61,7 +62,7 @@ def role_statements(who: str, kms: bool) -> list[dict[str, Any]]:
 def session_statements(kms: bool) -> list[dict[str, Any]]:
     key = "arn:aws:kms:us-east-1:123456789012:key/k" if kms else ""
     role = "arn:aws:iam::123456789012:role/signer"
-    return session_policy(role, "bucket", "a/uploads/k.csv", key)["Statement"]
+    return session_policy(role, "bucket", "a/uploads/k.csv", key, multipart=True)["Statement"]
 
 
 def statements_of(who: str, kms: bool) -> list[dict[str, Any]]:
@@ -83,14 +84,24 @@ def statement_cases() -> list[Any]:
     return cases
 
 
-def _cut(policy: dict[str, Any], sid: str) -> dict[str, Any]:
-    kept = [s for s in _listed(policy["Statement"]) if statement_id(s) != sid]
+def _cut(policy: dict[str, Any], sid: str, action: str | None = None) -> dict[str, Any]:
+    """The policy less statement `sid`, or with `action` only taken out of that statement."""
+    kept = []
+    for statement in _listed(policy["Statement"]):
+        if statement_id(statement) != sid:
+            kept.append(statement)
+        elif action is not None:
+            actions = [a for a in actions_of(statement) if a.lower() != action.lower()]
+            kept += [statement | {"Action": actions}] if actions else []
     return policy | {"Statement": kept}
 
 
-def without_statement(stack: Any, who: str, sid: str) -> tuple[dict[str, Principal], dict]:
-    """The stack's principals with statement `sid` taken out of `who`'s policies (of every
-    session of that role), and the statement as the template or the code has it."""
+def without_statement(
+    stack: Any, who: str, sid: str, action: str | None = None
+) -> tuple[dict[str, Principal], dict]:
+    """The stack's principals with statement `sid` (or only its `action`) taken out of
+    `who`'s policies (of every session of that role), and the statement as the template or
+    the code has it."""
     kms = bool(stack.kms_key)
     (statement,) = [s for s in statements_of(who, kms) if statement_id(s) == sid]
     name = "signer" if who == "signer-session" else who
@@ -102,10 +113,9 @@ def without_statement(stack: Any, who: str, sid: str) -> tuple[dict[str, Princip
             continue
         if who == "signer-session":
             before = principal.session_policy
-            after = dataclasses.replace(principal, session_policy=_cut(before, sid))
+            after = dataclasses.replace(principal, session_policy=_cut(before, sid, action))
         else:
-            before = {"Statement": [s for p in principal.policies for s in p["Statement"]]}
-            policies = tuple(_cut(p, sid) for p in principal.policies)
+            policies = tuple(_cut(p, sid, action) for p in principal.policies)
             after = dataclasses.replace(principal, policies=policies)
         found += 1
         changed[key] = after

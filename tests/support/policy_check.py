@@ -19,6 +19,7 @@ guess:
 from __future__ import annotations
 
 import fnmatch
+import functools
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -55,6 +56,7 @@ def _listed(value: Any) -> list[Any]:
     return [value] if isinstance(value, str | dict) else list(value or [])
 
 
+@functools.cache  # the IAM tier evaluates some 250 calls against a few dozen patterns, often
 def _pattern(text: str, *, case: bool) -> re.Pattern[str]:
     return re.compile(fnmatch.translate(text), 0 if case else re.IGNORECASE)
 

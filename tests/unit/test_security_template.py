@@ -76,6 +76,8 @@ def iam_policies() -> Iterator[tuple[str, dict[str, Any]]]:
     role = "arn:aws:iam::123456789012:role/signer"
     key = "acme/uploads/2026/01/01/20260101T000000000Z-abcdefghij.csv"
     yield "api.session_policy", session_policy(role, "bucket", key)
+    kms = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+    yield "api.session_policy.multipart", session_policy(role, "bucket", key, kms, multipart=True)
 
 
 IAM_STATEMENTS = [
@@ -104,6 +106,7 @@ def test_the_policies_checked_are_all_there() -> None:
         "ApiAssumeSignerPolicy",
         "docs/support-policy.json",
         "api.session_policy",
+        "api.session_policy.multipart",
     } <= wheres
     assert len(IAM_STATEMENTS) > 20
 

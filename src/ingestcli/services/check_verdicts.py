@@ -19,7 +19,16 @@ from ingestcli.services.s3_put import PutFailed
 
 # How the session module words a denial: "AWS denied s3:PutObject: your credentials ...".
 _DENIED = re.compile(r"AWS denied (\S+):")
-_CREATED_EVENTS = ("s3:ObjectCreated:*", "s3:ObjectCreated:Put")
+# A file comes as one PUT (s3:ObjectCreated:Put) or in parts (a multipart upload's
+# completion: s3:ObjectCreated:CompleteMultipartUpload); the queue must hear of both.
+_ALL_CREATED = "s3:ObjectCreated:*"
+_CREATED_EVENTS = frozenset({"s3:ObjectCreated:Put", "s3:ObjectCreated:CompleteMultipartUpload"})
+# notification_problem()'s answer when only files sent in parts go unannounced: not why one
+# PUT's report is missing, but a broken link all the same.
+PARTS_UNANNOUNCED = (
+    "announces files sent in one PUT (s3:ObjectCreated:Put) but not files sent in parts "
+    "(s3:ObjectCreated:CompleteMultipartUpload) for *.csv keys"
+)
 _API_LINKS = ("api", "upload", "report")
 _LOOK_AT = {
     "stack": "--stack-name, --region, --profile and your AWS credentials",
@@ -90,20 +99,26 @@ def broken_by(link: str, error: IngestError, places: Mapping[str, str]) -> Broke
 
 
 def notification_problem(configuration: Mapping[str, Any], queue_arn: str, key: str) -> str:
-    """Why the bucket's notification configuration would not send an ObjectCreated event
-    for `key` to the queue; "" when it would."""
+    """Why the bucket's notification configuration would not send to the queue the event of
+    a file created at `key`, sent in one PUT or in parts; "" when it would, for both: an
+    entry with s3:ObjectCreated:*, or entries naming both s3:ObjectCreated:Put and
+    s3:ObjectCreated:CompleteMultipartUpload."""
     queues = configuration.get("QueueConfigurations") or []
     if not queues:
         return "has no queue"
     ours = [entry for entry in queues if entry.get("QueueArn") == queue_arn]
     if not ours:
         return "sends to another queue only"
-    for entry in ours:
-        events = entry.get("Events") or []
-        if not any(event in _CREATED_EVENTS for event in events):
-            continue
-        if _filter_matches(entry.get("Filter") or {}, key):
-            return ""
+    sent = {
+        event
+        for entry in ours
+        if _filter_matches(entry.get("Filter") or {}, key)
+        for event in entry.get("Events") or []
+    }
+    if _ALL_CREATED in sent or sent >= _CREATED_EVENTS:
+        return ""
+    if "s3:ObjectCreated:Put" in sent:
+        return PARTS_UNANNOUNCED
     return "does not send ObjectCreated events for *.csv keys to it"
 
 
@@ -136,7 +151,20 @@ class Observations:
 
 def no_report(seen: Observations, places: Mapping[str, str]) -> Broken:
     """The broken link behind a report that did not come within the time: told apart by
-    what the bucket, the queues and the upload's status show."""
+    what the bucket, the queues and the upload's status show. A notification that misses
+    only files sent in parts did not stop the canary's one PUT: it is named besides."""
+    verdict = _no_report(seen, places)
+    if seen.notification != PARTS_UNANNOUNCED:
+        return verdict
+    bucket = places.get("bucket", "the bucket")
+    return Broken(
+        f"{verdict.detail}; besides, bucket {bucket}'s notification configuration "
+        f"{PARTS_UNANNOUNCED}: it must send s3:ObjectCreated:*",
+        verdict.look_at,
+    )
+
+
+def _no_report(seen: Observations, places: Mapping[str, str]) -> Broken:
     bucket, key = places.get("bucket", "the bucket"), places.get("key", "the file")
     ingest_logs = places.get("ingest_logs", "the ingest function's log group")
     waited = f"{seen.waited:g} s"
@@ -151,7 +179,7 @@ def no_report(seen: Observations, places: Mapping[str, str]) -> Broken:
             f"the PUT was answered but {key} is not in bucket {bucket}",
             f"the bucket's lifecycle rules and anything else that deletes from {bucket}",
         )
-    if seen.notification:
+    if seen.notification and seen.notification != PARTS_UNANNOUNCED:
         return Broken(
             f"no S3 notification to the queue: the file arrived, but no report came within "
             f"{waited}, and bucket {bucket}'s notification configuration "
