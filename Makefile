@@ -49,6 +49,7 @@ bench: $(BIN)/ingest
 	$(BIN)/python benchmarks/validate_bench.py
 	$(BIN)/python benchmarks/ingest_bench.py
 	$(BIN)/python benchmarks/query_bench.py
+	$(BIN)/python benchmarks/upload_bench.py
 
 clean:
 	rm -rf $(VENV) .venv-iac .pytest_cache .ruff_cache .hypothesis
