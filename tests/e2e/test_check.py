@@ -29,13 +29,6 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def outputs(run: Run, stack: dict) -> dict[str, str]:
-    status = run("status", "--profile", "local", "--format", "json")
-    assert status.returncode == 0, status.stderr
-    return json.loads(status.stdout)["outputs"]
-
-
-@pytest.fixture(scope="module")
 def aws(stack: dict) -> Any:
     boto = session()
     return {name: boto.client(name, endpoint_url=stack["endpoint"]) for name in ("s3", "dynamodb")}

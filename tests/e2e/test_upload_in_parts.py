@@ -26,7 +26,7 @@ import pytest
 from rich.filesize import decimal
 
 from ingestcli.local.stack import session
-from support.cli_process import Run, user_environment
+from support.cli_process import Run, read_until, user_environment
 from support.upload_parts import (
     CONSOLE_SCRIPT,
     interrupt_once_stored,
@@ -80,13 +80,6 @@ def made(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, WideCsv
 @pytest.fixture(scope="module")
 def home(made: dict[str, WideCsv]) -> Path:
     return made["big.csv"].path.parent
-
-
-@pytest.fixture(scope="module")
-def outputs(run: Run, stack: dict) -> dict[str, str]:
-    status = run("status", "--profile", "local", "--format", "json")
-    assert status.returncode == 0, status.stderr
-    return json.loads(status.stdout)["outputs"]
 
 
 @pytest.fixture(scope="module")
@@ -173,17 +166,6 @@ def test_a_file_above_the_threshold_goes_in_parts_by_a_plain_upload(
     matches_validate(run, wide, report)
 
 
-def _until(process: subprocess.Popen[str], needle: str) -> str:
-    """stderr read up to the line holding `needle`."""
-    seen = ""
-    assert process.stderr is not None
-    for line in process.stderr:
-        seen += line
-        if needle in line:
-            return seen
-    raise AssertionError(f"never said {needle!r}: {seen}")
-
-
 def _sent_without_waiting(wide: WideCsv, stdout: str) -> str:
     """The upload id `--no-wait` printed, which says nothing else."""
     said = re.fullmatch(
@@ -207,7 +189,7 @@ def test_a_rerun_waits_for_a_completed_upload_only_while_its_record_survives(
     env, wide = token(run, "umbrella") | LOW_THRESHOLD, made["done.csv"]
     command = ("upload", "done.csv", "--part-size", "5MB")
     process = start(home, env, "--debug", *command, "--no-wait")
-    seen = _until(process, "POST /uploads -> 201")  # opened: its record is being written
+    seen = read_until(process, "POST /uploads -> 201")  # opened: its record is being written
     with moto_stopped(stack):  # the upload cannot complete (and its record go) meanwhile
         deadline = time.monotonic() + 30
         while not resume_records(home):

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from ingestcli.services.api_client import ApiClient
-from support.cli_process import Run, user_environment
+from support.cli_process import Run, read_until, user_environment
 
 pytestmark = pytest.mark.xdist_group("upload_wait")
 
@@ -148,17 +148,6 @@ def _start(home: Path, env: dict[str, str], *arguments: str) -> subprocess.Popen
     )  # fmt: skip
 
 
-def _until(process: subprocess.Popen[str], needle: str) -> str:
-    """stderr read up to the line holding `needle`."""
-    seen = ""
-    assert process.stderr is not None
-    for line in process.stderr:
-        seen += line
-        if needle in line:
-            return seen
-    raise AssertionError(f"never said {needle!r}: {seen}")
-
-
 def _finish(process: subprocess.Popen[str], seen: str = "") -> tuple[int, str, str]:
     out, err = process.communicate(timeout=60)
     lines = (seen + err).splitlines(keepends=True)
@@ -181,7 +170,7 @@ def test_ctrl_c_before_the_send_is_one_line_and_exit_130(
     if step == "start-up":
         time.sleep(0.15)  # the interpreter is up; the app is being imported
     else:
-        seen = _until(process, "GET /provider -> 200")  # the check of 150,000 rows starts
+        seen = read_until(process, "GET /provider -> 200")  # the check of 150,000 rows starts
     process.send_signal(signal.SIGINT)
     assert _finish(process, seen) == (130, "", "error: interrupted\n")
     assert _uploads(run, acme) == before  # no URL was asked for
@@ -203,7 +192,7 @@ def test_ctrl_c_during_the_put_abandons_the_upload(
 ) -> None:
     moto = _moto_pid(stack)
     process = _start(home, acme, "upload", "wide.csv")
-    seen = _until(process, "POST /uploads -> 201")  # a URL is issued; 30 MB go to S3
+    seen = read_until(process, "POST /uploads -> 201")  # a URL is issued; 30 MB go to S3
     os.kill(moto, signal.SIGSTOP)  # S3 stops reading: the PUT hangs half sent
     try:
         time.sleep(0.3)
@@ -226,7 +215,7 @@ def test_ctrl_c_while_waiting_leaves_the_upload_to_finish_and_exits_3(
     run: Run, acme: dict[str, str], home: Path
 ) -> None:
     process = _start(home, acme, "upload", "some.csv")
-    seen = _until(process, "waiting for its report")
+    seen = read_until(process, "waiting for its report")
     time.sleep(0.1)  # past the print of that line: a signal inside it may print it twice
     process.send_signal(signal.SIGINT)
     code, out, err = _finish(process, seen)

@@ -63,3 +63,14 @@ def detached_local_stack(run: Run) -> Iterator[dict]:
         yield document
     finally:
         run("local", "down")
+
+
+def read_until(process: subprocess.Popen[str], needle: str) -> str:
+    """The stderr of a running `ingest`, read up to the line holding `needle`."""
+    seen = ""
+    assert process.stderr is not None
+    for line in process.stderr:
+        seen += line
+        if needle in line:
+            return seen
+    raise AssertionError(f"never said {needle!r}: {seen}")

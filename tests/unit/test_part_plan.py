@@ -87,3 +87,22 @@ def test_sizes_read_as_the_aws_cli_reads_them(text: str, size: int) -> None:
 def test_sizes_that_mean_nothing_are_refused(text: str) -> None:
     with pytest.raises(typer.BadParameter):
         byte_size(text)
+
+
+def test_the_cli_refuses_a_part_size_s3_would_refuse_before_any_call(tmp_path) -> None:
+    from typer.testing import CliRunner
+
+    from ingestcli.cli.app import app
+
+    path = tmp_path / "visits.csv"
+    path.write_bytes(b"medical_record_number,date_time\r\n")
+    api = ["--api-url", "http://127.0.0.1:9", "--token", "tok_" + "x" * 40]  # nothing listens
+    result = CliRunner().invoke(app, ["upload", str(path), "--part-size", "1MB", *api])
+    assert result.exit_code == 2
+    assert result.stderr == (
+        "error: the part size must be from 5 MiB to 5 GiB (5,242,880 to 5,368,709,120 bytes), "
+        "S3's limits\n"
+    )
+    result = CliRunner().invoke(app, ["upload", str(path), "--multipart-threshold", "big", *api])
+    assert result.exit_code == 2
+    assert "give a size such as 64MB, 16MiB or 1GB (MB = MiB)" in result.stderr

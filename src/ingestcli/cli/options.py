@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from datetime import tzinfo
 from enum import StrEnum
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -114,26 +114,24 @@ def byte_size(text: str | int) -> int:
     return int(match[1]) * _UNITS[(match[2] or "").upper()[:1]]
 
 
+def _size_option(envvar: str, default: str, help: str, *names: str) -> Any:
+    """An option that takes a size (byte_size), also read from `envvar`."""
+    return typer.Option(
+        *names, parser=byte_size, metavar="SIZE", envvar=envvar, show_default=default, help=help
+    )
+
+
 ThresholdOption = Annotated[
     int,
-    typer.Option(
+    _size_option(
+        "INGEST_MULTIPART_THRESHOLD",
+        "64MB",
+        "Send files larger than this in parts, resumably (MB = MiB).",
         "--multipart-threshold",
-        parser=byte_size,
-        metavar="SIZE",
-        envvar="INGEST_MULTIPART_THRESHOLD",
-        show_default="64MB",
-        help="Send files larger than this in parts, resumably (MB = MiB).",
     ),
 ]
 PartSizeOption = Annotated[
-    int,
-    typer.Option(
-        parser=byte_size,
-        metavar="SIZE",
-        envvar="INGEST_PART_SIZE",
-        show_default="16MB",
-        help="The size of each part, 5MB to 5GB.",
-    ),
+    int, _size_option("INGEST_PART_SIZE", "16MB", "The size of each part, 5MB to 5GB.")
 ]
 PartJobsOption = Annotated[
     int,
