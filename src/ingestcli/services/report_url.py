@@ -21,7 +21,7 @@ from ingestcli.core.layout import UPLOAD_ID, UPLOAD_KEY
 from ingestcli.core.status import UploadStatus
 from ingestcli.errors import IngestError, UsageError
 from ingestcli.services.api_client import check_url, printable, retry_delay
-from ingestcli.services.upload import SOCKET_TIMEOUT, _s3_error
+from ingestcli.services.s3_put import SOCKET_TIMEOUT, _s3_error
 
 MAX_REPORT_BYTES = 4 << 20  # a report stays under 1 MB
 _REPORT_KEY = re.compile(r"/(?P<provider>[^/]+)/reports/(?P<upload_id>[^/]+)\.json$")
