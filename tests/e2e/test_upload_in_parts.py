@@ -26,6 +26,11 @@ import pytest
 from rich.filesize import decimal
 
 from ingestcli.local.stack import session
+from ingestcli.services.api_client import ApiClient
+from ingestcli.services.parts_api import PartsApi
+from ingestcli.services.read_once import check_and_hash
+from ingestcli.services.s3_put import put_file
+from ingestcli.services.waiting import wait_for_report
 from support.cli_process import Run, read_until, user_environment
 from support.upload_parts import (
     CONSOLE_SCRIPT,
@@ -319,3 +324,30 @@ def test_ctrl_c_ends_an_upload_in_parts_at_once_when_s3_stops_answering(
         err,
     ), err
     assert ended_in < 10, ended_in  # the PUTs' sockets would have held it for 60 s
+
+
+def test_parts_that_are_not_the_declared_file_are_never_ingested(
+    run: Run, stack: dict, tmp_path: Path, aws: dict
+) -> None:
+    """moto takes a part whatever its pinned checksum (S3 would refuse it: BadDigest), so a
+    part swapped for other bytes makes a whole object here; the ingest Lambda's check of the
+    whole file's SHA-256, declared when the upload was opened, still refuses it."""
+    env = token(run, "cyberdyne")
+    client = ApiClient(stack["api_url"], env["INGEST_TOKEN"])
+    rows = b"".join(b"A%07d,2024-03-01T10:00:00Z\r\n" % n for n in range(260_000))
+    body = b"medical_record_number,date_time\r\n" + rows  # 2 parts of 5 MiB
+    path = tmp_path / "declared.csv"
+    path.write_bytes(body)
+    digest = check_and_hash(str(path), part_size=PART)[1]
+    parts = PartsApi(client)
+    opened = parts.open("declared.csv", digest)
+    urls = parts.part_urls(opened["upload_id"], list(enumerate(digest.part_sha256, start=1)))
+    tampered = body[:PART].replace(b"A0000001,", b"B0000001,")
+    for number, data in ((1, tampered), (2, body[PART:])):
+        path.write_bytes(data)
+        put_file(urls[number]["url"], urls[number]["headers"], str(path), len(data))
+    assert parts.complete(opened["upload_id"])["status"] == "pending"
+
+    report = wait_for_report(client, opened["upload_id"], timeout=60)
+    assert (report["status"], report["rows"], report["written"]) == ("failed", 0, 0)
+    assert [error["code"] for error in report["errors"]] == ["checksum_mismatch"]
