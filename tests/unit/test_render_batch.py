@@ -45,3 +45,25 @@ def test_several_files_show_every_value_whole(monkeypatch: pytest.MonkeyPatch, w
         assert count in words, count
     assert "…" not in text
     assert all(len(line) <= width for line in lines)
+
+
+def test_a_file_stopped_in_parts_says_how_much_is_stored_and_how_to_resume(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from ingestcli.services.batch import NOT_SENT
+    from ingestcli.services.parts import Resumable
+
+    stopped = Resumable("20240315T093000459Z-abcdefghij", 46, 58, "2024-03-22T09:30:00Z")
+    outcome = Sent(
+        "big.csv", NOT_SENT, {"upload_id": stopped.upload_id}, error=KeyboardInterrupt(),
+        resumable=stopped,
+    )  # fmt: skip
+    screen = Console(width=200, record=True, file=io.StringIO(), highlight=False)
+    monkeypatch.setattr(batch, "stdout", screen)
+    batch.render_batch([outcome], report_command="ingest report {upload_id}")
+    text = " ".join(screen.export_text().split())
+    assert (
+        "big.csv 20240315T093000459Z-abcdefghij ✘ not sent interrupted; 46 of 58 parts "
+        "stored: run the same command again to send the rest"
+    ) in text
+    assert outcome.as_dict()["parts_stored"] == 46 and outcome.as_dict()["parts"] == 58

@@ -34,6 +34,10 @@ def _note(sent: Sent) -> str:
             return f"header refused ({sent.summary.header_error.code}); nothing sent"
         invalid = plural(sent.summary.invalid, "invalid row")
         return f"{invalid}; nothing sent (fix them, or send with --allow-invalid)"
+    if sent.resumable is not None:
+        what = "interrupted" if sent.interrupted else str(sent.error)
+        stored = f"{sent.resumable.stored:,} of {sent.resumable.total:,} parts stored"
+        return f"{what}; {stored}: run the same command again to send the rest"
     if sent.abandoned is not None and sent.abandoned.outcome == ARRIVED:
         return "interrupted, but the file had arrived: its report will come"
     if sent.abandoned is not None:
