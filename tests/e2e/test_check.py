@@ -78,9 +78,12 @@ def test_every_link_holds_and_nothing_is_left(run: Run, stack: dict, aws, output
             rf"✔ upload            3 rows sent as upload {UPLOAD_ID}",
             r"✔ report            succeeded: 3 of 3 rows written \(\d+\.\d s\)",
             rf"✔ records           3 of 3 rows came back from {records}",
+            rf"✔ parts             3 rows sent in parts as upload {UPLOAD_ID}; succeeded: 3 "
+            r"of 3 rows written \(\d+\.\d s\)",
             rf"✔ cleanup provider  provider {CANARY} deleted",
             r"✔ cleanup records   3 record\(s\) deleted",
-            r"✔ cleanup uploads   1 upload\(s\) deleted",
+            r"✔ cleanup uploads   2 upload\(s\) deleted",
+            rf"✔ cleanup parts     0 unfinished upload\(s\) in parts under {CANARY}/ aborted",
             rf"✔ cleanup objects   [1-9]\d* object version\(s\) under {CANARY}/ deleted",
             r"Every link holds, and the canary left nothing behind\.",
         ],
@@ -96,10 +99,12 @@ def test_json_lists_every_link(run: Run, stack: dict, aws, outputs) -> None:
     assert re.fullmatch(CANARY, document["canary"])
     assert re.fullmatch(UPLOAD_ID, document["upload_id"])
     assert [(v["link"], v["state"]) for v in document["links"]] == [
-        (link, "holds") for link in ("stack", "provider", "api", "upload", "report", "records")
+        (link, "holds")
+        for link in ("stack", "provider", "api", "upload", "report", "records", "parts")
     ]
     assert [(v["link"], v["state"]) for v in document["cleanup"]] == [
-        (f"cleanup {step}", "cleaned") for step in ("provider", "records", "uploads", "objects")
+        (f"cleanup {step}", "cleaned")
+        for step in ("provider", "records", "uploads", "parts", "objects")
     ]
     assert _left_behind(aws, outputs) == []
 
@@ -133,9 +138,11 @@ def test_a_missing_notification_is_named(run: Run, aws, outputs, no_notification
             r"arn:aws:sqs:us-east-1:\d{12}:ingest-local-UploadsQueue-\w+; `ingest deploy` puts "
             r"it back",
             r"- records           not reached",
+            r"- parts             not reached",
             rf"✔ cleanup provider  provider {CANARY} deleted",
             r"✔ cleanup records   0 record\(s\) deleted",
             r"✔ cleanup uploads   1 upload\(s\) deleted",
+            rf"✔ cleanup parts     0 unfinished upload\(s\) in parts under {CANARY}/ aborted",
             rf"✔ cleanup objects   1 object version\(s\) under {CANARY}/ deleted",
             r"Broken link: report \(no S3 notification to the queue\)\.",
         ],
@@ -156,7 +163,7 @@ def test_a_missing_stack_is_the_first_link(run: Run, stack: dict) -> None:
             r"it with `ingest deploy`",
             rf"{PAD}look at: --stack-name, --region and --profile",
             *[rf"- {link:<16}  not reached" for link in ("provider", "api", "upload")],
-            *[rf"- {link:<16}  not reached" for link in ("report", "records")],
+            *[rf"- {link:<16}  not reached" for link in ("report", "records", "parts")],
             r"Broken link: stack \(stack not found\)\.",
         ],
     )

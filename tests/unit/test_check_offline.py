@@ -18,6 +18,7 @@ from ingestcli.services.api_client import ApiUnavailable
 from ingestcli.services.check import CheckClients, CheckRunner
 from ingestcli.services.check_cleanup import (
     NotACanary,
+    abort_uploads_in_parts,
     delete_objects,
     delete_partition,
     delete_provider,
@@ -264,6 +265,8 @@ def test_the_clean_up_refuses_anything_but_a_canary_before_any_call(provider: st
         delete_partition(_Untouchable(), "t", "sortKey", provider, "records")
     with pytest.raises(NotACanary):
         delete_objects(_Untouchable(), "b", provider)
+    with pytest.raises(NotACanary):
+        abort_uploads_in_parts(_Untouchable(), "b", provider)
 
 
 def test_a_canary_id_already_taken_is_never_cleaned_up() -> None:
@@ -282,7 +285,7 @@ def test_a_canary_id_already_taken_is_never_cleaned_up() -> None:
         CheckRunner(clients, plan, outcome, outcome.links.append).run()
         stub.assert_no_pending_responses()
     assert [(v.link, v.state) for v in outcome.links] == [("provider", BROKEN)] + [
-        (link, NOT_RUN) for link in ("api", "upload", "report", "records")
+        (link, NOT_RUN) for link in ("api", "upload", "report", "records", "parts")
     ]
     assert outcome.links[0].detail.startswith(f"provider '{plan.canary}' already exists")
     assert outcome.links[0].look_at.startswith("the providers table")

@@ -101,3 +101,17 @@ def test_a_put_only_notification_is_not_blamed_for_a_missing_put_report_but_name
     assert missing.detail.startswith("no S3 notification to the queue") and "besides" not in (
         missing.detail
     )
+
+
+def test_a_put_only_notification_is_the_cause_when_the_file_went_in_parts() -> None:
+    """The check's `parts` link sends its file in parts: a notification that announces one
+    PUT only is why that report never came (on AWS: moto also sends Put for a completion)."""
+    places = {"bucket": "the-bucket", "key": KEY, "queue_arn": "arn:aws:sqs:eu:1:q"}
+    verdict = no_report(seen(PARTS_UNANNOUNCED), places, in_parts=True)
+    assert verdict.detail == (
+        "no S3 notification to the queue: the file arrived, but no report came within 3 s, "
+        f"and bucket the-bucket's notification configuration {PARTS_UNANNOUNCED}"
+    )
+    assert "s3:ObjectCreated:*" in verdict.look_at
+    one_put = no_report(seen(PARTS_UNANNOUNCED), places)
+    assert not one_put.detail.startswith("no S3 notification")

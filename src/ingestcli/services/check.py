@@ -2,8 +2,10 @@
 
 A canary provider (a fresh `ingest-canary-<random>` id, added with a fresh token) sends a
 3-row file through the real API and a presigned PUT, as `ingest upload` does, waits for its
-report and reads the rows back through the support query; then everything it left is
-deleted (check_cleanup.py), whatever happened, Ctrl-C included. Each link of that chain gets
+report and reads the rows back through the support query; then sends it again in parts, the
+way large files go (one part: the last part of an upload may be under S3's 5 MiB), and waits
+for that report too; then everything it left is deleted (check_cleanup.py), whatever
+happened, Ctrl-C included. Each link of that chain gets
 a verdict: it holds, it is broken (what happened and what to look at, check_verdicts.py),
 or it was not reached.
 
@@ -16,7 +18,8 @@ from __future__ import annotations
 
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -100,6 +103,16 @@ def run_check(
     return outcome
 
 
+@contextmanager
+def _canary_file() -> Iterator[Path]:
+    """The canary's 3-row file, in a folder of its own that is gone afterwards."""
+    with tempfile.TemporaryDirectory(prefix="ingest-check-") as folder:
+        path = Path(folder) / "ingest-check.csv"
+        rows = "".join(f"{mrn},{when},ingest check\r\n" for mrn, when in ROWS)
+        path.write_text(HEADER + rows, encoding="utf-8")
+        yield path
+
+
 class CheckRunner:
     """Runs a CheckPlan's links in order: the first broken one stops the chain, and the
     clean-up runs whatever happened."""
@@ -115,7 +128,9 @@ class CheckRunner:
         self.dead_letters: int | None = None
 
     def run(self) -> None:
-        steps = (self._provider, self._api, self._upload, self._report, self._records)
+        steps = (
+            self._provider, self._api, self._upload, self._report, self._records, self._parts
+        )  # fmt: skip
         try:
             for link, step in zip(LINKS[1:], steps, strict=True):
                 try:
@@ -166,33 +181,49 @@ class CheckRunner:
 
         assert self.client is not None
         self.dead_letters = depth(self.clients.sqs, self.plan.outputs["DeadLetterQueueUrl"])[0]
-        with tempfile.TemporaryDirectory(prefix="ingest-check-") as folder:
-            path = Path(folder) / "ingest-check.csv"
-            rows = "".join(f"{mrn},{when},ingest check\r\n" for mrn, when in ROWS)
-            path.write_text(HEADER + rows, encoding="utf-8")
+        with _canary_file() as path:
             sent = upload(self.client, str(path))
         self.outcome.upload_id, self.key = sent["upload_id"], sent.get("key") or ""
         return f"{len(ROWS)} rows sent as upload {sent['upload_id']}"
 
+    def _parts(self) -> str:
+        """The file again as an upload in parts: opened by the API, its one part PUT to a
+        presigned URL, listed and completed, ingested, reported: the way large files go."""
+        from ingestcli.core.multipart import MIN_PART_BYTES
+        from ingestcli.services.parts import upload_in_parts
+        from ingestcli.services.read_once import check_and_hash
+
+        assert self.client is not None
+        with _canary_file() as path:
+            digest = check_and_hash(str(path), part_size=MIN_PART_BYTES)[1]
+            sent = upload_in_parts(self.client, str(path), digest, resume_folder=path.parent)
+        done = self._await_report(sent["upload_id"], sent.get("key") or "", in_parts=True)
+        return f"{len(ROWS)} rows sent in parts as upload {sent['upload_id']}; {done}"
+
     def _report(self) -> str:
+        assert self.outcome.upload_id
+        return self._await_report(self.outcome.upload_id, self.key, in_parts=False)
+
+    def _await_report(self, upload_id: str, key: str, *, in_parts: bool) -> str:
         from ingestcli.services.waiting import WaitTimeout, wait_for_report
 
-        assert self.client is not None and self.outcome.upload_id
+        assert self.client is not None
         started = time.monotonic()
         try:
-            report = wait_for_report(self.client, self.outcome.upload_id, timeout=self.plan.timeout)
+            report = wait_for_report(self.client, upload_id, timeout=self.plan.timeout)
         except WaitTimeout as late:
             seen = observe(
                 self.clients.s3,
                 self.clients.sqs,
                 self.plan.outputs,
-                self.key,
+                key,
                 waited=self.plan.timeout,
                 last_status=str(late.document.get("status", "")),
                 dead_letters_before=self.dead_letters,
             )
             arn = queue_arn(self.clients.sqs, self.plan.outputs["QueueUrl"])
-            raise no_report(seen, self.places | {"key": self.key, "queue_arn": arn}) from None
+            places = self.places | {"key": key, "queue_arn": arn}
+            raise no_report(seen, places, in_parts=in_parts) from None
         found = report_problem(report, len(ROWS), self.places)
         if found is not None:
             raise found

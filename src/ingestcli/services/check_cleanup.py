@@ -2,8 +2,9 @@
 
 Each step deletes under the canary's own id only: its item in the providers table, its
 partition of the records and uploads tables, and every object version under `<canary>/` in
-the bucket (the file as sent, its report, rejects and checkpoints). An id without the canary
-prefix is refused before any call, so a mistake here cannot reach a real provider's data.
+the bucket (the file as sent, its report, rejects and checkpoints), and any upload in parts
+it left open there. An id without the canary prefix is refused before any call, so a
+mistake here cannot reach a real provider's data.
 Each step is bounded and says what it deleted, or why it could not.
 """
 
@@ -101,6 +102,18 @@ def delete_objects(s3: Any, bucket: str, canary: str) -> str:
     return f"{len(found)} object version(s) under {prefix} deleted"
 
 
+def abort_uploads_in_parts(s3: Any, bucket: str, canary: str) -> str:
+    """Abort every multipart upload left open under `<canary>/` (a check stopped while its
+    upload in parts was open): S3 would otherwise keep its parts until the bucket's rule."""
+    prefix = require_canary(canary) + "/"
+    with aws_errors():
+        found = s3.list_multipart_uploads(Bucket=bucket, Prefix=prefix).get("Uploads", [])
+        opened = [entry for entry in found if entry["Key"].startswith(prefix)][:MAX_ITEMS]
+        for entry in opened:
+            s3.abort_multipart_upload(Bucket=bucket, Key=entry["Key"], UploadId=entry["UploadId"])
+    return f"{len(opened)} unfinished upload(s) in parts under {prefix} aborted"
+
+
 def clean_up(
     dynamodb: Any, s3: Any, outputs: Mapping[str, str], canary: str
 ) -> Iterator[tuple[str, bool, str, str]]:
@@ -121,10 +134,13 @@ def clean_up(
                 dynamodb, outputs["UploadsTable"], "uploadId", canary, "upload(s)"
             ),
         ),
+        ("parts", lambda: abort_uploads_in_parts(s3, outputs["UploadsBucket"], canary)),
         ("objects", lambda: delete_objects(s3, outputs["UploadsBucket"], canary)),
     )
     by_hand = {
         "provider": f"`ingest provider revoke {canary} --yes`, then delete its item",
+        "parts": f"`aws s3api list-multipart-uploads --bucket {outputs['UploadsBucket']} "
+        f"--prefix {canary}/`, then abort each",
         "objects": f"delete every version under s3://{outputs['UploadsBucket']}/{canary}/",
     }
     for step, action in steps:

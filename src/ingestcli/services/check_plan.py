@@ -18,7 +18,7 @@ from ingestcli.services.providers import CANARY_PREFIX
 
 HOLDS, BROKEN, NOT_RUN = "holds", "broken", "not run"
 CLEANED, LEFT = "cleaned", "left"
-LINKS = ("stack", "provider", "api", "upload", "report", "records")
+LINKS = ("stack", "provider", "api", "upload", "report", "records", "parts")
 NEEDED_OUTPUTS = (
     "UploadsBucket",
     "RecordsTable",

@@ -149,12 +149,13 @@ class Observations:
     unknown: tuple[str, ...] = ()
 
 
-def no_report(seen: Observations, places: Mapping[str, str]) -> Broken:
+def no_report(seen: Observations, places: Mapping[str, str], *, in_parts: bool = False) -> Broken:
     """The broken link behind a report that did not come within the time: told apart by
     what the bucket, the queues and the upload's status show. A notification that misses
-    only files sent in parts did not stop the canary's one PUT: it is named besides."""
-    verdict = _no_report(seen, places)
-    if seen.notification != PARTS_UNANNOUNCED:
+    only files sent in parts is the cause for a file sent `in_parts`; it did not stop a
+    file sent in one PUT, and is named besides."""
+    verdict = _no_report(seen, places, in_parts)
+    if in_parts or seen.notification != PARTS_UNANNOUNCED:
         return verdict
     bucket = places.get("bucket", "the bucket")
     return Broken(
@@ -164,7 +165,7 @@ def no_report(seen: Observations, places: Mapping[str, str]) -> Broken:
     )
 
 
-def _no_report(seen: Observations, places: Mapping[str, str]) -> Broken:
+def _no_report(seen: Observations, places: Mapping[str, str], in_parts: bool) -> Broken:
     bucket, key = places.get("bucket", "the bucket"), places.get("key", "the file")
     ingest_logs = places.get("ingest_logs", "the ingest function's log group")
     waited = f"{seen.waited:g} s"
@@ -179,7 +180,7 @@ def _no_report(seen: Observations, places: Mapping[str, str]) -> Broken:
             f"the PUT was answered but {key} is not in bucket {bucket}",
             f"the bucket's lifecycle rules and anything else that deletes from {bucket}",
         )
-    if seen.notification and seen.notification != PARTS_UNANNOUNCED:
+    if seen.notification and (in_parts or seen.notification != PARTS_UNANNOUNCED):
         return Broken(
             f"no S3 notification to the queue: the file arrived, but no report came within "
             f"{waited}, and bucket {bucket}'s notification configuration "
