@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from ingestcli.core.multipart import MAX_PART_JOBS
+
 if TYPE_CHECKING:
     from ingestcli.services.config import Settings
 
@@ -135,5 +137,7 @@ PartSizeOption = Annotated[
 ]
 PartJobsOption = Annotated[
     int,
-    typer.Option(min=1, max=32, metavar="N", help="How many parts of a file to send at once."),
+    typer.Option(
+        min=1, max=MAX_PART_JOBS, metavar="N", help="How many parts of a file to send at once."
+    ),
 ]

@@ -26,6 +26,7 @@ from ingestcli.cli.options import (
     stack_output,
     time_zone,
 )
+from ingestcli.core.multipart import DEFAULT_PART_JOBS, DEFAULT_PART_SIZE, DEFAULT_THRESHOLD
 from ingestcli.errors import UsageError
 
 ApiUrlOption = Annotated[
@@ -125,9 +126,9 @@ def upload(
             "for the report and show it."
         ),
     ] = None,
-    multipart_threshold: ThresholdOption = 64 * 1024**2,
-    part_size: PartSizeOption = 16 * 1024**2,
-    part_jobs: PartJobsOption = 8,
+    multipart_threshold: ThresholdOption = DEFAULT_THRESHOLD,
+    part_size: PartSizeOption = DEFAULT_PART_SIZE,
+    part_jobs: PartJobsOption = DEFAULT_PART_JOBS,
     output_format: FormatOption = OutputFormat.text,
     api_url: ApiUrlOption = None,
     token: TokenOption = None,

@@ -13,6 +13,12 @@ MIN_PART_BYTES = 5 * 1024**2
 MAX_PART_BYTES = 5 * 1024**3
 MAX_PARTS = 10_000
 MAX_OBJECT_BYTES = 5 * 1024**4
+# How `ingest upload` sends by default: files above 64 MiB in parts of 16 MiB, 8 at a time
+# (at most 32); its options and the services that follow them read these.
+DEFAULT_THRESHOLD = 64 * 1024**2
+DEFAULT_PART_SIZE = 16 * 1024**2
+DEFAULT_PART_JOBS = 8
+MAX_PART_JOBS = 32
 # Part URLs asked for (or listed) in one API request: the request's body stays far under the
 # API's 16 KiB and the answer (about 1.5 KB a URL) far under a function URL's 6 MB.
 MAX_PARTS_PER_REQUEST = 100

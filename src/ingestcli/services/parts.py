@@ -23,7 +23,11 @@ from pathlib import Path
 from typing import Any
 
 from ingestcli.core.multipart import (
+    DEFAULT_PART_JOBS,
+    DEFAULT_PART_SIZE,
+    DEFAULT_THRESHOLD,
     MAX_PART_BYTES,
+    MAX_PART_JOBS,
     MAX_PUT_BYTES,
     MIN_PART_BYTES,
     fitted_part_size,
@@ -36,10 +40,6 @@ from ingestcli.services.parts_api import PartsApi
 from ingestcli.services.read_once import Digest
 from ingestcli.services.resume import ResumeBook
 
-DEFAULT_THRESHOLD = 64 * 1024**2
-DEFAULT_PART_SIZE = 16 * 1024**2
-DEFAULT_PART_JOBS = 8
-MAX_PART_JOBS = 32
 _NEVER_SENT = frozenset({"abandoned", "expired"})  # statuses of an upload that holds no file
 
 

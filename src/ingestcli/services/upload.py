@@ -20,11 +20,12 @@ from datetime import tzinfo
 from typing import Any
 
 from ingestcli.core.date_time import resolve_time_zone
+from ingestcli.core.multipart import DEFAULT_PART_JOBS
 from ingestcli.core.summary import Summary, summarize
 from ingestcli.errors import IngestError, UsageError
 from ingestcli.services.api_client import ApiClient, UploadNotPending, check_url, printable
 from ingestcli.services.files import STDIN, open_binary
-from ingestcli.services.parts import DEFAULT_PART_JOBS, upload_in_parts
+from ingestcli.services.parts import upload_in_parts
 from ingestcli.services.presign import HEADERS as PRESIGNED_HEADERS
 from ingestcli.services.read_once import Digest
 from ingestcli.services.s3_put import CHUNK_BYTES as CHUNK_BYTES  # re-exported
