@@ -14,6 +14,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from itertools import islice
 from typing import Any
 
 from ingestcli.core.multipart import MAX_PARTS_PER_REQUEST, part_span
@@ -74,17 +75,22 @@ class UrlBook:
 
     def __init__(self, api: PartsApi, upload_id: str, digest: Digest, todo: list[int], batch: int):
         self._api, self._upload_id, self._digest = api, upload_id, digest
-        self._waiting, self._batch = list(todo), min(batch, MAX_PARTS_PER_REQUEST)
+        self._waiting, self._batch = deque(todo), min(batch, MAX_PARTS_PER_REQUEST)
         self._urls: dict[int, tuple[float, dict[str, Any]]] = {}
         self._lock = threading.Lock()
 
     def take(self, number: int) -> dict[str, Any]:
+        """Part `number`'s URL and headers: held since a recent request, or asked for now
+        with the URLs of the next parts not yet held (parts are taken nearly in order)."""
         with self._lock:
-            if number in self._waiting:
+            if self._waiting and self._waiting[0] == number:
+                self._waiting.popleft()
+            elif number in self._waiting:  # a part whose URL expired, taken again
                 self._waiting.remove(number)
             held = self._urls.pop(number, None)
             if held is None or time.monotonic() - held[0] > URL_FRESH_SECONDS:
-                ahead = [n for n in self._waiting if n not in self._urls][: self._batch - 1]
+                unheld = (n for n in self._waiting if n not in self._urls)
+                ahead = list(islice(unheld, self._batch - 1))
                 asked = [(n, self._digest.part_sha256[n - 1]) for n in [number, *ahead]]
                 answer, now = self._api.part_urls(self._upload_id, asked), time.monotonic()
                 self._urls.update({n: (now, part) for n, part in answer.items()})
