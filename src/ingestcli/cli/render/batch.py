@@ -36,8 +36,11 @@ def _note(sent: Sent) -> str:
         return f"{invalid}; nothing sent (fix them, or send with --allow-invalid)"
     if sent.resumable is not None:
         what = "interrupted" if sent.interrupted else str(sent.error)
-        stored = f"{sent.resumable.stored:,} of {sent.resumable.total:,} parts stored"
-        return f"{what}; {stored}: run the same command again to send the rest"
+        stored, total = sent.resumable.stored, sent.resumable.total
+        if stored == total:
+            return f"{what}; all {total:,} parts stored: run the same command again to complete"
+        again = "run the same command again to send the rest"
+        return f"{what}; {stored:,} of {total:,} parts stored: {again}"
     if sent.abandoned is not None and sent.abandoned.outcome == ARRIVED:
         return "interrupted, but the file had arrived: its report will come"
     if sent.abandoned is not None:

@@ -163,10 +163,16 @@ def render_stopped(outcome: Sent) -> None:
     stopped = outcome.resumable
     if stopped is None:
         return
-    until = shown(human_time(stopped.expires_at))
+    until, upload_id = shown(human_time(stopped.expires_at)), shown(stopped.upload_id)
+    if stopped.stored == stopped.total:  # stopped while the API was completing it
+        output.stderr.print(
+            f"All {stopped.total:,} parts of upload {upload_id} are stored, kept until "
+            f"{until}: run the same command again to complete it."
+        )
+        return
     output.stderr.print(
-        f"{stopped.stored:,} of {stopped.total:,} parts of upload {shown(stopped.upload_id)} "
-        f"are stored, kept until {until}: run the same command again to send the rest."
+        f"{stopped.stored:,} of {stopped.total:,} parts of upload {upload_id} are stored, "
+        f"kept until {until}: run the same command again to send the rest."
     )
 
 
