@@ -103,3 +103,29 @@ def test_the_table_shows_each_file_and_the_exit_code_the_worst(
     assert "PHI-SECRET" not in "\n".join(shown)
     assert exit_code_for_batch(outcomes) == EXIT_PROBLEMS  # rows rejected outrank exit 2
     assert exit_code_for_batch(outcomes[1:2]) == EXIT_USAGE
+
+
+def test_a_file_stopped_in_parts_is_shown_as_resumable_not_refused(
+    folder: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from ingestcli.services.parts import Resumable
+
+    stopped = Resumable("20240315T093000459Z-abcdefghij", 2, 5, "2024-03-22T09:30:00Z")
+
+    def send(path: str, on_progress: Any, digest: Any) -> dict[str, Any]:
+        failure = KeyboardInterrupt()
+        failure.ingest_resumable = stopped  # type: ignore[attr-defined]
+        raise failure
+
+    (outcome,) = send_many(Route(send), [str(folder / "b.csv")], None, jobs=1)
+    assert (outcome.status, outcome.upload_id, outcome.resumable) == (
+        "not sent",
+        stopped.upload_id,
+        stopped,
+    )
+    assert outcome.summary is None  # the check passed: nothing of it is a refusal
+    render_batch([outcome], report_command="ingest report {upload_id}")
+    shown = " ".join(capsys.readouterr().out.replace("|", " ").split())  # a block per file
+    assert "interrupted; 2 of 5 parts stored: run the same command again to send the rest" in (
+        shown
+    )

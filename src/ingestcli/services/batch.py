@@ -152,7 +152,7 @@ def send_file(
         stopped = resumable(error)
         if stopped is not None:
             held = {"upload_id": stopped.upload_id}
-            return Sent(path, NOT_SENT, held, summary=summary, error=error, resumable=stopped)
+            return Sent(path, NOT_SENT, held, error=error, resumable=stopped)
         found = abandonment(error)
         if found is None:
             return Sent(path, NOT_SENT, error=error)
