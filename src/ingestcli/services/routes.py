@@ -19,6 +19,13 @@ from ingestcli.services.report_url import report_fetcher, report_upload_id
 from ingestcli.services.s3_put import Progress
 from ingestcli.services.upload import upload, upload_with_url, zone_for_check
 
+# An operator's URL is one PUT: S3's limit for it, and what to do instead.
+_ONE_PUT: dict[str, Any] = {
+    "max_size": MAX_PUT_BYTES,
+    "limit": "(5 GiB) one presigned URL takes: send it with an upload token (`ingest login`), "
+    "which sends it in parts",
+}
+
 Send = Callable[[str, Progress | None, Digest], dict[str, Any]]
 
 
@@ -27,23 +34,20 @@ class Route:
     """Where a file goes: `send(path, on_progress, digest)` sends it and returns at least its
     upload_id; `fetch(upload_id)` reads its status, or None not to wait for the report;
     `plan.part_size_for(size)`, the part size of a file sent in parts (None: one PUT);
-    `max_size`, the largest file it takes, refused before the file is read."""
+    `max_size`, the largest file it takes, refused before the file is read, and `limit`,
+    what that limit is, said in the refusal."""
 
     send: Send
     fetch: Callable[[str], dict[str, Any]] | None = None
     plan: PartPlan | None = None
     max_size: int = MAX_OBJECT_BYTES
+    limit: str = "S3 stores as one object"
 
     def size_problem(self, size: int | None) -> str | None:
         """Why a file of `size` bytes cannot go this way, or None."""
         if size is None or size <= self.max_size:
             return None
-        if self.max_size == MAX_PUT_BYTES:
-            return (
-                f"the file is larger than the {MAX_PUT_BYTES:,} bytes (5 GiB) one presigned URL "
-                "takes: send it with an upload token (`ingest login`), which sends it in parts"
-            )
-        return f"the file is larger than the {self.max_size:,} bytes S3 stores as one object"
+        return f"the file is larger than the {self.max_size:,} bytes {self.limit}"
 
     def part_size_for(self, size: int | None) -> int | None:
         return self.plan.part_size_for(size) if self.plan and size is not None else None
@@ -79,7 +83,7 @@ def url_route(url: str, report_url: str | None, wait: bool) -> tuple[Route, str 
     provider = key["provider"] if key else None
     if report_url is None:
         send_only = Route(
-            lambda path, on, _: upload_with_url(url, path, on_progress=on), max_size=MAX_PUT_BYTES
+            lambda path, on, _: upload_with_url(url, path, on_progress=on), **_ONE_PUT
         )
         return send_only, provider
     upload_id = report_upload_id(report_url, url)  # checked before anything is sent
@@ -88,4 +92,4 @@ def url_route(url: str, report_url: str | None, wait: bool) -> tuple[Route, str 
         return upload_with_url(url, path, on_progress=on_progress) | {"upload_id": upload_id}
 
     fetch = report_fetcher(report_url) if wait else None
-    return Route(send, fetch, max_size=MAX_PUT_BYTES), provider
+    return Route(send, fetch, **_ONE_PUT), provider

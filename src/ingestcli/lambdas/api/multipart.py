@@ -40,16 +40,17 @@ from ingestcli.core.registration import register_upload
 from ingestcli.core.status import UploadStatus
 from ingestcli.core.upload_view import listed_parts, shown_status
 from ingestcli.lambdas.api.answers import ApiError
-from ingestcli.lambdas.api.signer import headers_to_send, signer_client
+from ingestcli.lambdas.api.signer import (
+    checksum_header,
+    headers_to_send,
+    is_sha256_hex,
+    signer_client,
+)
 
 NOT_OPEN = (
     "this upload is no longer open for parts (completed, abandoned, or aborted by the "
     "bucket's rule for unfinished uploads): upload the file again"
 )
-
-
-def hex_to_base64(sha256: str) -> str:
-    return base64.b64encode(bytes.fromhex(sha256)).decode()
 
 
 class Multipart:
@@ -131,7 +132,7 @@ class Multipart:
         settings, key = self.api.settings, str(item["key"])
         signer, urls = self._signer(provider, key), []
         for number, sha256 in wanted:
-            checksum = hex_to_base64(sha256)
+            checksum = checksum_header(sha256)
             url = signer.generate_presigned_url(
                 "upload_part",
                 Params={
@@ -227,14 +228,10 @@ def _wanted_parts(body: dict[str, Any], total: int) -> list[tuple[int, str]]:
         sha256 = part.get("sha256") if isinstance(part, dict) else None
         if isinstance(number, bool) or not isinstance(number, int) or not 1 <= number <= total:
             raise ApiError(400, "invalid_parts", f"part_number must be from 1 to {total}")
-        if not isinstance(sha256, str) or not _is_sha256(sha256):
+        if not is_sha256_hex(sha256):
             raise ApiError(400, "invalid_parts", "sha256 must be 64 hexadecimal characters")
         wanted.append((number, sha256.lower()))
     return wanted
-
-
-def _is_sha256(text: str) -> bool:
-    return len(text) == 64 and all(c in "0123456789abcdefABCDEF" for c in text)
 
 
 def _shown_part(part: dict[str, Any]) -> dict[str, Any]:

@@ -41,14 +41,18 @@ from ingestcli.lambdas.api.answers import respond as _response
 from ingestcli.lambdas.api.auth import UNAUTHORIZED, Unauthorized, authenticate
 from ingestcli.lambdas.api.lifecycle import Lifecycle, check_upload_id, provider_settings
 from ingestcli.lambdas.api.multipart import Multipart
-from ingestcli.lambdas.api.signer import headers_to_send, signer_client
+from ingestcli.lambdas.api.signer import (
+    checksum_header,
+    headers_to_send,
+    is_sha256_hex,
+    signer_client,
+)
 
 logger = logging.getLogger("ingest.api")
 logger.setLevel(logging.INFO)
 
 MAX_BODY_BYTES = 16 * 1024
 DEFAULT_LIMIT, MAX_LIMIT = 20, 100
-_SHA256_HEX = re.compile(r"[0-9a-fA-F]{64}", re.ASCII)
 # The methods each route takes: a request with another one is answered 405 with these.
 ALLOWED = {
     "/provider": "GET",
@@ -168,7 +172,7 @@ class Api:
             raise ApiError(400, "invalid_filename", "filename must be a string")
         if isinstance(size, bool) or not isinstance(size, int) or size <= 0:
             raise ApiError(400, "invalid_size", "size must be the file's size in bytes, > 0")
-        if not isinstance(sha256, str) or not _SHA256_HEX.fullmatch(sha256):
+        if not is_sha256_hex(sha256):
             raise ApiError(400, "invalid_sha256", "sha256 must be 64 hexadecimal characters")
         sha256 = sha256.lower()
         if "part_size" in body:
@@ -199,7 +203,7 @@ class Api:
         name = upload.filename or ""
         put_headers = {
             "content-type": CONTENT_TYPE,
-            "x-amz-checksum-sha256": base64.b64encode(bytes.fromhex(sha256)).decode(),
+            "x-amz-checksum-sha256": checksum_header(sha256),
             "x-amz-tagging": UPLOAD_TAG,
             "x-amz-meta-sha256": sha256,
             "x-amz-meta-filename": name,

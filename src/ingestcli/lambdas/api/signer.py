@@ -6,11 +6,24 @@ same one key (all s3:PutObject), and each part URL pins its part's SHA-256 the s
 
 from __future__ import annotations
 
+import base64
 import json
+import re
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 _AWS_DOMAINS = (".amazonaws.com", ".amazonaws.com.cn", ".api.aws")
+_SHA256_HEX = re.compile(r"[0-9a-fA-F]{64}", re.ASCII)
+
+
+def is_sha256_hex(value: object) -> bool:
+    """Whether a declared checksum (a whole file's or a part's) is a SHA-256 in hex."""
+    return isinstance(value, str) and _SHA256_HEX.fullmatch(value) is not None
+
+
+def checksum_header(sha256: str) -> str:
+    """The x-amz-checksum-sha256 value a URL pins for a body of this SHA-256 (hex)."""
+    return base64.b64encode(bytes.fromhex(sha256)).decode()
 
 
 def session_policy(
